@@ -1,0 +1,33 @@
+# Two entry points: `make test` and `make demo`. Both build the virtualenv themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check microcks_pipeline tests bench
+	$(BIN)/ruff format --check microcks_pipeline tests bench
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	$(BIN)/python -m microcks_pipeline.cli demo
+
+bench: $(STAMP)
+	$(BIN)/python bench/catalog_scan.py
+	$(BIN)/python bench/microcks_calls.py
+	$(BIN)/python bench/sync_latency.py
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache

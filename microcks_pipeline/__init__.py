@@ -1,0 +1,1 @@
+"""microcks-pipeline: keep Microcks mocks equal to what a Backstage catalog declares."""
