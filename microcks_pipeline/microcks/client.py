@@ -1,0 +1,252 @@
+"""HTTP client for the part of Microcks' REST API the pipeline uses, with error classification.
+
+Every answer maps onto the error tree (see microcks/errors.py): connection failures →
+MicrocksUnreachable, timeouts → MicrocksTimeout, 429/5xx → MicrocksBusy (all transient);
+401 → one token refresh and one retry, then AuthError; 403 → AuthError; 400 → MicrocksRejected
+with Microcks' own text; 204 on upload → MicrocksNoService. Messages never carry tokens,
+secrets or URL credentials. `calls` counts HTTP requests to Microcks (token requests are
+counted apart, in `token_calls`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from microcks_pipeline.errors import AuthError, PermanentError
+from microcks_pipeline.identity import owned_by_entity
+from microcks_pipeline.microcks.errors import (
+    MicrocksBusy,
+    MicrocksNoService,
+    MicrocksRejected,
+    MicrocksTimeout,
+    MicrocksUnreachable,
+    safe_url,
+    sanitize_text,
+)
+from microcks_pipeline.microcks.token import TokenProvider, check_base_url, retry_after_seconds
+
+_UPLOAD_CONTENT_TYPE = "application/octet-stream"  # Microcks sniffs the type from the content
+
+
+class MicrocksClient:
+    """Synchronous Microcks API client; safe to share between threads."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token_provider: TokenProvider | None = None,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = check_base_url(base_url)
+        self._tokens = token_provider
+        self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        self._lock = threading.Lock()
+        self.calls = 0
+
+    def __repr__(self) -> str:
+        return f"MicrocksClient(base_url={safe_url(self.base_url)!r})"
+
+    @property
+    def token_calls(self) -> int:
+        """Requests made to the Keycloak config and token endpoints so far."""
+        return self._tokens.calls if self._tokens is not None else 0
+
+    # -- artifacts ---------------------------------------------------------------------------
+
+    def upload(self, file_name: str, content: bytes, *, main: bool) -> str:
+        """Upload one artifact; returns Microcks' `name:version` of the service it imported.
+
+        mainArtifact is always sent explicitly: Microcks defaults it to true, which would turn a
+        secondary artifact into a (broken) replacement of the service.
+        """
+        response = self._request(
+            "POST",
+            "/api/artifact/upload",
+            params={"mainArtifact": "true" if main else "false"},
+            files={"file": (file_name, content, _UPLOAD_CONTENT_TYPE)},
+            what=f"upload of {file_name}",
+        )
+        if response.status_code == 204:
+            raise MicrocksNoService(f"Microcks imported no service from {file_name}")
+        self._expect(response, (200, 201), f"upload of {file_name}")
+        imported = response.text.strip()
+        if imported.startswith("{"):  # the /download sibling answers {"name": "..."}
+            try:
+                imported = str(response.json().get("name", ""))
+            except ValueError:
+                pass
+        if not imported:
+            raise MicrocksNoService(f"Microcks imported no service from {file_name}")
+        return imported
+
+    # -- services ----------------------------------------------------------------------------
+
+    def get_service(self, name: str, version: str) -> dict[str, Any] | None:
+        """The service `name:version` without its messages, or None when Microcks has none."""
+        return self._get_optional(
+            f"/api/services/{_service_ref(name, version)}", {"messages": "false"}
+        )
+
+    def get_service_view(self, service_id: str) -> dict[str, Any] | None:
+        """`{"service": ..., "messagesMap": ...}` for a service id or `name:version`, or None."""
+        return self._get_optional(
+            f"/api/services/{quote(service_id, safe=':')}", {"messages": "true"}
+        )
+
+    def search(self, name_regex: str) -> list[dict[str, Any]]:
+        """Services whose name matches `name_regex` (Microcks matches case-insensitively)."""
+        response = self._request(
+            "GET", "/api/services/search", params={"name": name_regex}, what="service search"
+        )
+        self._expect(response, (200,), "service search")
+        return _json_list(response, "service search")
+
+    def services_of_entity(self, entity_name: str, ref_hash: str) -> list[dict[str, Any]]:
+        """The entity's services in one call: exact name (any case), version owned by the hash."""
+        found = self.search(f"^{re.escape(entity_name)}$")
+        return [
+            s
+            for s in found
+            if isinstance(s.get("version"), str) and owned_by_entity(s["version"], ref_hash)
+        ]
+
+    def delete_service(self, service_id: str) -> None:
+        """Delete a service by id; succeeds when it is already gone (Microcks answers 200)."""
+        what = f"delete of service {service_id}"
+        response = self._request(
+            "DELETE", f"/api/services/{quote(service_id, safe=':')}", what=what
+        )
+        if response.status_code == 404:
+            return
+        self._expect(response, (200, 204), what)
+
+    def list_services(self, *, page_size: int = 200) -> Iterator[dict[str, Any]]:
+        """Every service, page by page. Costs one call per page: for audits only."""
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        page = 0
+        while True:
+            response = self._request(
+                "GET",
+                "/api/services",
+                params={"page": str(page), "size": str(page_size)},
+                what="service listing",
+            )
+            self._expect(response, (200,), "service listing")
+            batch = _json_list(response, "service listing")
+            yield from batch
+            if len(batch) < page_size:
+                return
+            page += 1
+
+    def mock_url(self, name: str, version: str) -> str:
+        """Where Microcks serves the REST mock of `name:version` (spaces as %20)."""
+        return f"{self.base_url}/rest/{quote(name, safe='')}/{quote(version, safe='')}"
+
+    def close(self) -> None:
+        self._http.close()
+        if self._tokens is not None:
+            self._tokens.close()
+
+    def __enter__(self) -> MicrocksClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _get_optional(self, path: str, params: dict[str, str]) -> dict[str, Any] | None:
+        what = f"read of {path.removeprefix('/api/services/')}"
+        response = self._request("GET", path, params=params, what=what)
+        if response.status_code == 404:
+            return None
+        self._expect(response, (200,), what)
+        try:
+            body = response.json()
+        except ValueError:
+            raise MicrocksBusy(f"Microcks answered non-JSON to {what}", status=200) from None
+        if not isinstance(body, dict):
+            raise MicrocksBusy(f"Microcks answered a non-object to {what}", status=200)
+        return body
+
+    def _request(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
+        """Send once, and once more with a fresh token after a 401."""
+        response = self._send(method, path, what=what, **kwargs)
+        if response.status_code == 401 and self._tokens is not None:
+            self._tokens.invalidate()
+            response = self._send(method, path, what=what, **kwargs)
+        if response.status_code in (401, 403):
+            raise AuthError(
+                f"Microcks refused {what} (HTTP {response.status_code}"
+                + (", after a token refresh)" if response.status_code == 401 else ")")
+            )
+        return response
+
+    def _send(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
+        headers: dict[str, str] = {}
+        token = self._tokens.token() if self._tokens is not None else None
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        url = self.base_url + path
+        with self._lock:
+            self.calls += 1
+        try:
+            return self._http.request(method, url, headers=headers, **kwargs)
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+                raise MicrocksUnreachable(
+                    f"cannot connect to Microcks at {safe_url(self.base_url)} for {what}"
+                ) from None
+            raise MicrocksTimeout(f"Microcks did not answer {what} in time") from None
+        except httpx.TransportError as exc:
+            raise MicrocksUnreachable(
+                f"cannot connect to Microcks at {safe_url(self.base_url)} for {what} "
+                f"({type(exc).__name__})"
+            ) from None
+
+    def _expect(self, response: httpx.Response, ok: tuple[int, ...], what: str) -> None:
+        status = response.status_code
+        if status in ok:
+            return
+        if status == 429 or status >= 500:
+            raise MicrocksBusy(
+                f"Microcks answered HTTP {status} to {what}",
+                status=status,
+                retry_after=retry_after_seconds(response),
+            )
+        text = sanitize_text(response.text, self._redactions())
+        if status == 400:
+            raise MicrocksRejected(
+                f"Microcks rejected {what}: {text}" if text else f"Microcks rejected {what}",
+                text=text,
+            )
+        # Anything else (404 on an upload, 405, 3xx, ...) is a wrong URL or version mismatch:
+        # repeating the same request cannot help.
+        raise PermanentError(f"Microcks answered HTTP {status} to {what}")
+
+    def _redactions(self) -> tuple[str, ...]:
+        return self._tokens.redactions() if self._tokens is not None else ()
+
+
+def _service_ref(name: str, version: str) -> str:
+    # Microcks splits the id at the first ':' and reads '+' in the name as a space.
+    return quote(f"{name}:{version}", safe=":")
+
+
+def _json_list(response: httpx.Response, what: str) -> list[dict[str, Any]]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise MicrocksBusy(f"Microcks answered non-JSON to {what}", status=200) from None
+    if not isinstance(body, list):
+        raise MicrocksBusy(f"Microcks answered a non-list to {what}", status=200)
+    return [item for item in body if isinstance(item, dict)]

@@ -1,0 +1,186 @@
+"""Make Microcks hold exactly one entity's desired mocks (DESIGN §6 steps 2–5); no Dagster, no DB.
+
+Observe once (one search call, whatever Microcks holds), then act per mock: upload main
+(Microcks updates in place, keeping the service id: never delete before an update), then each
+secondary with mainArtifact=false in order, then read the service back. Deletes come last.
+Every step is idempotent, so a crashed or repeated reconcile does no harm.
+
+Failure semantics: a permanent or transient error fails that mock only (its live service is
+left as it is); AuthError and MicrocksUnreachable are Microcks-wide and raised at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from microcks_pipeline.desired import DesiredMock
+from microcks_pipeline.errors import AuthError, PermanentError, PipelineError, TransientError
+from microcks_pipeline.identity import (
+    entity_hash,
+    is_valid_mock_id,
+    mock_id_of_version,
+    service_version,
+)
+from microcks_pipeline.microcks.client import MicrocksClient
+from microcks_pipeline.microcks.errors import MicrocksUnreachable
+
+Action = Literal["created", "updated", "deleted", "absent", "failed"]
+
+
+@dataclass(frozen=True)
+class MockOutcome:
+    """What happened to one mock of the entity."""
+
+    mock_id: str
+    action: Action
+    service_id: str | None
+    mock_url: str | None
+    error: PipelineError | None = None  # TransientError / PermanentError (AuthError is raised)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    entity_ref: str
+    outcomes: tuple[MockOutcome, ...]
+    calls: int  # Microcks calls made by this reconcile (token requests not included)
+
+    @property
+    def failed(self) -> tuple[MockOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.action == "failed")
+
+
+def reconcile_entity(
+    client: MicrocksClient,
+    entity_ref: str,
+    entity_name: str,
+    *,
+    upsert: Sequence[DesiredMock] = (),
+    delete: Iterable[str] = (),
+    keep: Iterable[str] = (),
+    prune: bool = True,
+) -> ReconcileResult:
+    """Upload `upsert`, delete the services of `delete`, and (prune) any other owned service.
+
+    `keep`: mock ids that are desired but not part of this call (unchanged); prune spares them.
+    Raises AuthError or TransientError when Microcks as a whole is unusable (the lookup failed,
+    no connection, credentials refused); nothing is deleted in that case.
+    """
+    delete_ids = list(dict.fromkeys(delete))
+    keep_ids = set(keep)
+    _check_arguments(entity_ref, upsert, delete_ids)
+    calls_before = client.calls
+    ref_hash = entity_hash(entity_ref)
+
+    existing = client.services_of_entity(entity_name, ref_hash)  # errors here are raised
+    outcomes: list[MockOutcome] = []
+    for mock in upsert:
+        outcomes.append(_upsert(client, mock, existing))
+
+    for mock_id in delete_ids:
+        victims = [s for s in existing if s.get("version") == _version_or_none(entity_ref, mock_id)]
+        outcomes.append(_delete(client, mock_id, victims))
+
+    if prune:
+        handled = {m.mock_id for m in upsert} | set(delete_ids) | keep_ids
+        stale: dict[str, list[dict[str, Any]]] = {}
+        for service in existing:
+            mock_id = mock_id_of_version(service["version"])
+            if mock_id is not None and mock_id not in handled:
+                stale.setdefault(mock_id, []).append(service)
+        for mock_id, victims in stale.items():
+            outcomes.append(_delete(client, mock_id, victims))
+
+    return ReconcileResult(entity_ref, tuple(outcomes), client.calls - calls_before)
+
+
+def _check_arguments(entity_ref: str, upsert: Sequence[DesiredMock], delete_ids: list[str]) -> None:
+    """Programming errors are refused before any Microcks call."""
+    seen: set[str] = set()
+    for mock in upsert:
+        if mock.entity_ref != entity_ref:
+            raise ValueError(
+                f"mock {mock.mock_id!r} belongs to {mock.entity_ref}, not {entity_ref}"
+            )
+        if mock.version != service_version(entity_ref, mock.mock_id):
+            raise ValueError(f"mock {mock.mock_id!r} has version {mock.version!r}, not ours")
+        if mock.mock_id in seen:
+            raise ValueError(f"mock {mock.mock_id!r} is listed twice in upsert")
+        seen.add(mock.mock_id)
+    both = seen.intersection(delete_ids)
+    if both:
+        raise ValueError(f"mocks {sorted(both)} are both upserted and deleted")
+
+
+def _version_or_none(entity_ref: str, mock_id: str) -> str | None:
+    # An id that cannot be a mockId (e.g. the entity-level row key) can own no service.
+    return service_version(entity_ref, mock_id) if is_valid_mock_id(mock_id) else None
+
+
+def _upsert(
+    client: MicrocksClient, mock: DesiredMock, existing: list[dict[str, Any]]
+) -> MockOutcome:
+    expected = f"{mock.service_name}:{mock.version}"
+    existed = any(
+        s.get("name") == mock.service_name and s.get("version") == mock.version for s in existing
+    )
+    warnings: list[str] = []
+    try:
+        imported = client.upload(mock.main.upload_name, mock.main.content, main=True)
+        if imported != expected:
+            raise PermanentError(
+                f"Microcks imported {imported!r} from {mock.main.upload_name}, expected "
+                f"{expected!r}: the main artifact's title/version were not taken"
+            )
+        # After every main upload, in order: a main re-import drops APIMetadata's dispatchers.
+        for artifact in mock.secondaries:
+            imported = client.upload(artifact.upload_name, artifact.content, main=False)
+            if imported != expected:
+                # Microcks answers 201 even when it skipped the file for lack of that service.
+                warnings.append(
+                    f"{artifact.upload_name} names service {imported!r}, not {expected!r}; "
+                    "Microcks may have skipped it"
+                )
+        service = client.get_service(mock.service_name, mock.version)
+        if service is None:
+            raise TransientError(f"service {expected} not found right after its upload")
+        if service.get("name") != mock.service_name or service.get("version") != mock.version:
+            raise PermanentError(f"Microcks read back {service.get('name')!r} for {expected}")
+        # A rename that only changed case leaves the old-case service with our version: drop it.
+        for other in existing:
+            if other.get("version") == mock.version and other.get("name") != mock.service_name:
+                client.delete_service(_service_id(other))
+    except (AuthError, MicrocksUnreachable):
+        raise
+    except (PermanentError, TransientError) as exc:
+        return MockOutcome(mock.mock_id, "failed", None, None, exc, tuple(warnings))
+    return MockOutcome(
+        mock.mock_id,
+        "updated" if existed else "created",
+        str(service.get("id")) if service.get("id") is not None else None,
+        client.mock_url(mock.service_name, mock.version),
+        warnings=tuple(warnings),
+    )
+
+
+def _delete(client: MicrocksClient, mock_id: str, victims: list[dict[str, Any]]) -> MockOutcome:
+    if not victims:
+        return MockOutcome(mock_id, "absent", None, None)
+    service_id: str | None = None
+    try:
+        for service in victims:
+            service_id = _service_id(service)
+            client.delete_service(service_id)
+    except (AuthError, MicrocksUnreachable):
+        raise
+    except (PermanentError, TransientError) as exc:
+        return MockOutcome(mock_id, "failed", service_id, None, exc)
+    return MockOutcome(mock_id, "deleted", service_id, None)
+
+
+def _service_id(service: dict[str, Any]) -> str:
+    # Microcks accepts `name:version` wherever it takes an id.
+    sid = service.get("id")
+    return str(sid) if sid else f"{service.get('name')}:{service.get('version')}"
