@@ -1,0 +1,143 @@
+"""Test helpers for the Microcks client and reconcile tests: already-stamped DesiredMocks.
+
+The content is written pre-stamped (title/name = service name, version = the mock's version),
+exactly what the loader hands to reconcile, so these tests do not depend on the stamper.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from microcks_pipeline.desired import Artifact, DesiredMock
+from microcks_pipeline.identity import service_version
+
+ENTITY_REF = "api:default/petstore"
+ENTITY_NAME = "petstore"
+
+
+def openapi_main(name: str, version: str, *, tag: str = "v1") -> str:
+    """OpenAPI 3 with `GET /pets/{id}` and two examples, `rex` (id 1) and `tom` (id 2)."""
+    return f"""openapi: 3.0.2
+info:
+  title: {name}
+  version: {version}
+paths:
+  /pets/{{id}}:
+    get:
+      operationId: getPet
+      parameters:
+        - name: id
+          in: path
+          required: true
+          schema: {{type: string}}
+          examples:
+            rex: {{value: "1"}}
+            tom: {{value: "2"}}
+      responses:
+        "200":
+          description: a pet
+          content:
+            application/json:
+              schema: {{type: object}}
+              examples:
+                rex: {{value: {{name: "Rex {tag}"}}}}
+                tom: {{value: {{name: "Tom {tag}"}}}}
+"""
+
+
+def api_examples(name: str, version: str, *, pet: str = "Max") -> str:
+    """APIExamples adding example `max` (id 9) to `GET /pets/{id}`."""
+    return f"""apiVersion: mocks.microcks.io/v1alpha1
+kind: APIExamples
+metadata:
+  name: {name}
+  version: {version}
+operations:
+  'GET /pets/{{id}}':
+    max:
+      request:
+        parameters:
+          id: "9"
+      response:
+        status: 200
+        mediaType: application/json
+        body:
+          name: {pet}
+"""
+
+
+def api_metadata(name: str, version: str, *, fallback: str = "tom") -> str:
+    """APIMetadata making unknown ids answer the `fallback` example instead of an error."""
+    return f"""apiVersion: mocks.microcks.io/v1alpha1
+kind: APIMetadata
+metadata:
+  name: {name}
+  version: {version}
+  labels:
+    team: pets
+operations:
+  'GET /pets/{{id}}':
+    dispatcher: FALLBACK
+    dispatcherRules: |-
+      {{"dispatcher": "URI_PARTS", "dispatcherRules": "id", "fallback": "{fallback}"}}
+"""
+
+
+def artifact(role: str, kind: str, upload_name: str, text: str) -> Artifact:
+    content = text.encode("utf-8")
+    return Artifact(
+        role=role,  # type: ignore[arg-type]
+        kind=kind,
+        location=f"./{upload_name}",
+        upload_name=upload_name,
+        content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
+
+
+def desired_mock(
+    mock_id: str = "default",
+    *,
+    entity_ref: str = ENTITY_REF,
+    name: str = ENTITY_NAME,
+    tag: str = "v1",
+    examples: bool = False,
+    metadata: str | None = None,
+    main_text: str | None = None,
+) -> DesiredMock:
+    """A stamped mock: main OpenAPI, then (optionally) APIExamples, then APIMetadata."""
+    version = service_version(entity_ref, mock_id)
+    prefix = f"{mock_id}--"
+    main = artifact(
+        "main",
+        "openapi",
+        prefix + "openapi.yaml",
+        main_text or openapi_main(name, version, tag=tag),
+    )
+    secondaries = []
+    if examples:
+        secondaries.append(
+            artifact("secondary", "examples", prefix + "examples.yaml", api_examples(name, version))
+        )
+    if metadata is not None:
+        secondaries.append(
+            artifact(
+                "secondary",
+                "metadata",
+                prefix + "metadata.yaml",
+                api_metadata(name, version, fallback=metadata),
+            )
+        )
+    fingerprint = hashlib.sha256(
+        b"".join([main.content, *(a.content for a in secondaries)])
+    ).hexdigest()
+    return DesiredMock(
+        entity_ref=entity_ref,
+        mock_id=mock_id,
+        service_name=name,
+        version=version,
+        include_in_swagger=False,
+        main=main,
+        secondaries=tuple(secondaries),
+        fingerprint=fingerprint,
+    )
