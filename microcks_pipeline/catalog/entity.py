@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from microcks_pipeline.errors import ConfigError
 from microcks_pipeline.identity import ANNOTATION, entity_hash
 
 
@@ -16,16 +17,25 @@ class EntityLocation:
 
     kind "file": `target` is the catalog-info.yaml path and `repo_root` the folder no path may
     leave. kind "url": `target` is the file's URL and `repo_root` the URL prefix of its repository
-    (for example `https://github.com/org/repo/blob/main/`).
+    (for example `https://github.com/org/repo/blob/main/`). kind "none": the source could not
+    say where the entity came from (a Backstage entity without a usable location annotation);
+    `target` and `repo_root` are empty and `base_dir` raises ConfigError, so absolute references
+    still work and relative ones fail clearly on that entity.
     """
 
-    kind: Literal["file", "url"]
+    kind: Literal["file", "url", "none"]
     target: str
     repo_root: str
 
     @property
     def base_dir(self) -> str:
         """The folder (or URL folder, ending in `/`) that relative references resolve against."""
+        if self.kind == "none":
+            raise ConfigError(
+                "the entity has no usable location (no url: or file: "
+                "backstage.io/managed-by-location or backstage.io/source-location annotation), "
+                "so relative references cannot be resolved"
+            )
         if self.kind == "file":
             return str(Path(self.target).parent)
         return self.target.rsplit("/", 1)[0] + "/"
