@@ -24,7 +24,7 @@ def entity_hash(ref: str) -> str:
 
 
 def is_valid_mock_id(mock_id: object) -> bool:
-    return isinstance(mock_id, str) and MOCK_ID_PATTERN.match(mock_id) is not None
+    return isinstance(mock_id, str) and MOCK_ID_PATTERN.fullmatch(mock_id) is not None
 
 
 def service_version(ref: str, mock_id: str) -> str:
