@@ -1,0 +1,104 @@
+"""Command line `microcks-pipeline <command>`: one small function per command, registered below.
+
+To add a command, write `_add_<name>(commands)` that adds its parser and sets `run=` to a
+function `(args) -> exit code`, then append it to COMMANDS. Import heavy modules (Dagster, the
+server) inside the `run` function so `validate` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from microcks_pipeline.config import CONFIG_FILE_NAME, ConfigProblems, parse_config
+from microcks_pipeline.yamlio import MAX_YAML_BYTES
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """Check microcks.yaml files: 0 all valid, 1 some invalid, 2 a path missing or nothing found."""
+    worst = EXIT_OK
+    for given in args.paths:
+        files = list(_config_files(Path(given)))
+        if not files:
+            what = "path not found" if not os.path.lexists(given) else f"no {CONFIG_FILE_NAME} in"
+            print(f"error: {what}: {given}", file=sys.stderr)
+            worst = max(worst, EXIT_USAGE)
+        for path in files:
+            if not _validate_file(path):
+                worst = max(worst, EXIT_INVALID)
+    return worst
+
+
+def _validate_file(path: Path) -> bool:
+    """Report one file (summary on stdout, problems and warnings on stderr); True when valid."""
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:  # refuse before reading a huge file into memory
+            problems = [f"{name}: file is {size} bytes, over the {MAX_YAML_BYTES} byte limit"]
+        else:
+            config = parse_config(path.read_bytes(), name)
+            problems = []
+    except ConfigProblems as exc:
+        problems = [str(p) for p in exc.problems]
+    except OSError as exc:
+        problems = [f"{name}: cannot read: {exc.strerror or exc}"]
+    if problems:
+        print(f"invalid {name}: {len(problems)} problem(s)")
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return False
+    ids = ", ".join(m.mock_id for m in config.mocks)
+    print(f"ok {name}: {len(config.mocks)} mock(s): {ids}")
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return True
+
+
+def _config_files(path: Path) -> Iterator[Path]:
+    """The path itself if it is a file, else every microcks.yaml below it (hidden dirs skipped)."""
+    if path.is_file():
+        yield path
+        return
+    if not path.is_dir():
+        return
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if CONFIG_FILE_NAME in files:
+            yield Path(root) / CONFIG_FILE_NAME
+
+
+def _add_validate(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("validate", help=f"check {CONFIG_FILE_NAME} files")
+    p.add_argument("paths", nargs="+", metavar="path", help=f"a {CONFIG_FILE_NAME} or a folder")
+    p.set_defaults(run=_validate)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_validate,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="microcks-pipeline", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    for add in COMMANDS:
+        add(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help (0) and usage errors (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
