@@ -1,0 +1,95 @@
+"""Every environment variable the Dagster layer reads, with its default, in one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# Names of the variables, so docs, tests and the demo spell them once.
+CATALOG_ROOT = "MICROCKS_PIPELINE_CATALOG_ROOT"
+BACKSTAGE_URL = "MICROCKS_PIPELINE_BACKSTAGE_URL"
+BACKSTAGE_TOKEN = "MICROCKS_PIPELINE_BACKSTAGE_TOKEN"
+ALLOWED_HOSTS = "MICROCKS_PIPELINE_ALLOWED_HOSTS"  # comma-separated
+ALLOW_HTTP = "MICROCKS_PIPELINE_ALLOW_HTTP"
+ALLOW_PRIVATE = "MICROCKS_PIPELINE_ALLOW_PRIVATE"
+HOST_TOKENS = "MICROCKS_PIPELINE_HOST_TOKENS"  # JSON object {"host": "token"}
+ARTIFACT_MAX_BYTES = "MICROCKS_PIPELINE_ARTIFACT_MAX_BYTES"
+HTTP_TIMEOUT = "MICROCKS_PIPELINE_HTTP_TIMEOUT"
+MICROCKS_URL = "MICROCKS_URL"
+MICROCKS_CLIENT_ID = "MICROCKS_CLIENT_ID"
+MICROCKS_CLIENT_SECRET = "MICROCKS_CLIENT_SECRET"
+MICROCKS_TOKEN_URL = "MICROCKS_TOKEN_URL"
+MICROCKS_TIMEOUT = "MICROCKS_TIMEOUT"
+DB_URL = "MICROCKS_PIPELINE_DB_URL"
+CATALOG_INTERVAL = "MICROCKS_PIPELINE_CATALOG_INTERVAL"
+SYNC_INTERVAL = "MICROCKS_PIPELINE_SYNC_INTERVAL"
+BATCH_THRESHOLD = "MICROCKS_PIPELINE_BATCH_THRESHOLD"
+BATCH_SIZE = "MICROCKS_PIPELINE_BATCH_SIZE"
+AUDIT_CRON = "MICROCKS_PIPELINE_AUDIT_CRON"
+RETENTION_CRON = "MICROCKS_PIPELINE_RETENTION_CRON"
+RETENTION_DAYS = "MICROCKS_PIPELINE_EVENT_RETENTION_DAYS"
+
+# The sample catalog the demo and a bare `dagster dev` read when nothing else is configured.
+DEFAULT_CATALOG_ROOT = "examples/catalog"
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    return value
+
+
+def env_bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Tuning of sensors, batching and schedules (resources read their own variables)."""
+
+    catalog_interval: int = 30  # seconds; the daemon loop has a 5 s floor anyway
+    sync_interval: int = 10
+    batch_threshold: int = 8  # more due entities than this → one batch run instead of one each
+    batch_size: int = 200  # entities per batch run: retry granularity vs process starts
+    audit_cron: str = "17 * * * *"
+    retention_cron: str = "43 3 * * *"
+    retention_days: int = 30
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            catalog_interval=env_int(env, CATALOG_INTERVAL, cls.catalog_interval),
+            sync_interval=env_int(env, SYNC_INTERVAL, cls.sync_interval),
+            batch_threshold=env_int(env, BATCH_THRESHOLD, cls.batch_threshold, minimum=0),
+            batch_size=env_int(env, BATCH_SIZE, cls.batch_size),
+            audit_cron=env.get(AUDIT_CRON, "").strip() or cls.audit_cron,
+            retention_cron=env.get(RETENTION_CRON, "").strip() or cls.retention_cron,
+            retention_days=env_int(env, RETENTION_DAYS, cls.retention_days),
+        )
