@@ -61,3 +61,19 @@ class Event:
 class GlobalBackoff:
     until: datetime
     reason: str
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as read back from the store: with its id and the time it was recorded."""
+
+    id: int
+    created_at: datetime
+    entity_ref: str
+    event_type: str
+    level: Level
+    message: str
+    mock_id: str | None
+    sync_status_id: int | None
+    run_id: str | None
+    details: dict[str, Any]
