@@ -140,7 +140,10 @@ def _annotations(value: Any) -> dict[str, str]:
 
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not value:
-        raise ConfigError("an entity needs a string 'metadata.name'", field="metadata.name")
+        raise ConfigError(
+            f"an entity needs a string name, not {_type_name(value)} (quote it in YAML)",
+            field="metadata.name",
+        )
     if len(value) > _MAX_NAME_LEN or not _NAME_PATTERN.match(value):
         raise ConfigError(
             f"invalid entity name {value!r}: 1-63 letters, digits, '-', '_' or '.', "
@@ -172,4 +175,5 @@ def _type_name(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return f"a {type(value).__name__}"
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"

@@ -119,17 +119,15 @@ class _Scan:
         return found
 
     def _enqueue(self, path: Path, *, referrer: str | None) -> None:
+        """Queue a file once; `referrer` is the `file:line` of the Location that named it."""
         resolved = path.resolve()
+        what = f"{referrer}: Location target {self._show(path)!r}" if referrer else self._show(path)
         if not resolved.is_relative_to(self.root):
-            via = f" (from {referrer})" if referrer else ""
-            self.problems.append(
-                f"{self._show(path)}{via}: refused, it resolves outside the catalog root"
-            )
+            self.problems.append(f"{what}: refused, it resolves outside the catalog root")
             return
         if not resolved.is_file():
             # Its entities are unknown (deleted file, or a typo): nothing may be deleted.
-            via = f" (from {referrer})" if referrer else ""
-            self._fail(f"{self._show(path)}{via}: not a readable file")
+            self._fail(f"{what}: not a readable file")
             return
         if resolved not in self.queued:
             self.queued.add(resolved)
@@ -169,6 +167,8 @@ class _Scan:
         line = node.start_mark.line + 1
         try:
             doc = construct(node)
+            if doc is None:  # an empty document between `---` separators
+                return
             targets = location_document(doc)
             if targets is not None:
                 self._follow(targets.type, targets.targets, path, f"{shown}:{line}")
@@ -179,7 +179,7 @@ class _Scan:
             return
         except ConfigError as exc:
             at = _field_line(node, exc.field) if exc.field else line
-            self._fail(str(ConfigError(exc.message, file=shown, line=at, field=exc.field)))
+            self._fail(f"{shown}:{at}: {exc}")
             return
         if api is not None:
             self._add(api, location, f"{shown}:{line}")
