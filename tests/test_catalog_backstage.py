@@ -312,3 +312,26 @@ def test_catalog_source_needs_exactly_one_source(kw):
 def test_a_backstage_url_that_is_not_http_is_refused_at_construction(url):
     with pytest.raises(ValueError, match="http"):
         BackstageCatalog(url, token=TOKEN)
+
+
+@pytest.mark.parametrize("token", ["has space-in-it", "line\nbreak-token", "tab\tinside"])
+def test_a_malformed_token_is_refused_at_construction_without_echoing_it(token):
+    with pytest.raises(ValueError) as err:
+        BackstageCatalog("http://127.0.0.1:9", token=token)
+
+    assert token not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://user:pw@127.0.0.1:9", "http://127.0.0.1:9/?token=abc", "http://127.0.0.1:9/#x"]
+)
+def test_a_url_with_credentials_query_or_fragment_is_refused_without_echoing_it(url):
+    with pytest.raises(ValueError, match="without credentials") as err:
+        BackstageCatalog(url, token=TOKEN)
+
+    assert url not in str(err.value) and TOKEN not in str(err.value)
+
+
+def test_the_repr_shows_the_url_but_not_the_token():
+    with BackstageCatalog("http://127.0.0.1:9/backstage/", token=TOKEN) as catalog:
+        assert repr(catalog) == "BackstageCatalog('http://127.0.0.1:9/backstage')"

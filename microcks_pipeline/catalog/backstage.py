@@ -17,13 +17,12 @@ import re
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
-from microcks_pipeline.catalog.documents import managed_api
+from microcks_pipeline.catalog.documents import managed_api, normalize_ref
 from microcks_pipeline.catalog.entity import CatalogSnapshot, Entity, EntityLocation
-from microcks_pipeline.catalog.filesystem import normalize_ref
 from microcks_pipeline.errors import CatalogUnavailable, ConfigError
 from microcks_pipeline.identity import ANNOTATION
 
@@ -35,6 +34,7 @@ QUERY_FIELDS = "kind,metadata,spec"
 # `.../<group>/<sub>/<repo>/-/blob/<ref>/` (GitLab) before `.../<owner>/<repo>/blob/<ref>/`.
 # A ref with a slash in it (`feature/x`) cannot be told from a folder; the first segment wins.
 _GITLAB_ROOT = re.compile(r"^(https?://[^/]+/(?:[^/]+/)+?-/)(blob|tree)(/[^/]+/)")
+_TOKEN_PATTERN = re.compile(r"^[\x21-\x7e]+$")
 _GITHUB_ROOT = re.compile(r"^(https?://[^/]+/[^/]+/[^/]+/)(blob|tree)(/[^/]+/)")
 
 
@@ -54,14 +54,21 @@ class BackstageCatalog:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("the Backstage URL must be an absolute http(s) URL")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError(
+                "the Backstage URL must be the backend base URL, without credentials, query or "
+                "fragment (pass the token separately)"
+            )
+        if token is not None and not _TOKEN_PATTERN.match(token):
+            # Checked here so that no error further down can echo a malformed token.
+            raise ValueError("the catalog token must be printable ASCII without whitespace")
         if page_size < 1 or max_pages < 1:
             raise ValueError("page_size and max_pages must be positive")
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self.max_pages = max_pages
         self._token = token
-        # For messages: the base URL without any user:password@ or query.
-        self._shown = urlunsplit((parts.scheme, parts.hostname + _port(parts), parts.path, "", ""))
+        self._shown = self.base_url  # safe for messages: no credentials, checked above
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -175,10 +182,6 @@ class BackstageCatalog:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
-
-
-def _port(parts: Any) -> str:
-    return f":{parts.port}" if parts.port else ""
 
 
 def _snapshot(items: list[Any]) -> CatalogSnapshot:

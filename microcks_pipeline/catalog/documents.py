@@ -60,6 +60,19 @@ def document_kind(doc: Any) -> str:
     return kind.lower()
 
 
+def normalize_ref(ref: str) -> str:
+    """`[api:][namespace/]name` in Backstage's lower-cased form; ValueError for another kind."""
+    kind, sep, rest = ref.partition(":")
+    if not sep:
+        kind, rest = "api", ref
+    if kind.lower() != "api":
+        raise ValueError(f"not an API entity ref: {ref!r}")
+    namespace, sep, name = rest.partition("/")
+    if not sep:
+        namespace, name = "default", rest
+    return entity_ref(name, namespace)
+
+
 def managed_api(doc: Any) -> ApiDocument | None:
     """The managed API entity a document describes, None when it is not ours (or an orphan).
 

@@ -23,10 +23,10 @@ from microcks_pipeline.catalog.documents import (
     ApiDocument,
     location_document,
     managed_api,
+    normalize_ref,
 )
 from microcks_pipeline.catalog.entity import CatalogSnapshot, Entity, EntityLocation
 from microcks_pipeline.errors import ConfigError
-from microcks_pipeline.identity import entity_ref
 from microcks_pipeline.yamlio import YamlError, compose_all, construct
 
 CATALOG_FILE_NAMES = frozenset({"catalog-info.yaml", "catalog-info.yml"})
@@ -65,19 +65,6 @@ class FilesystemCatalog:
             if entity.ref == wanted:
                 return entity
         return None
-
-
-def normalize_ref(ref: str) -> str:
-    """`[api:][namespace/]name` in Backstage's lower-cased form; ValueError for another kind."""
-    kind, sep, rest = ref.partition(":")
-    if not sep:
-        kind, rest = "api", ref
-    if kind.lower() != "api":
-        raise ValueError(f"not an API entity ref: {ref!r}")
-    namespace, sep, name = rest.partition("/")
-    if not sep:
-        namespace, name = "default", rest
-    return entity_ref(name, namespace)
 
 
 class _Scan:
@@ -155,7 +142,7 @@ class _Scan:
         try:
             nodes = compose_all(data, max_bytes=self.max_file_bytes)
         except YamlError as exc:
-            self._fail(str(ConfigError(str(exc), file=shown, line=exc.line)))
+            self._fail(f"{shown}:{exc.line}: {exc}" if exc.line else f"{shown}: {exc}")
             return
         location = EntityLocation("file", str(path), repo_root=self.location)
         for node in nodes:
@@ -175,7 +162,7 @@ class _Scan:
                 return
             api = managed_api(doc)
         except YamlError as exc:
-            self._fail(str(ConfigError(str(exc), file=shown, line=exc.line or line)))
+            self._fail(f"{shown}:{exc.line or line}: {exc}")
             return
         except ConfigError as exc:
             at = _field_line(node, exc.field) if exc.field else line
