@@ -1,0 +1,172 @@
+"""Jobs: one entity's sync, an entity's deletion, a batch of entities, audit and retention."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from microcks_pipeline.audit import run_audit
+from microcks_pipeline.defs.assets import MICROCKS_POOL, desired_mocks, microcks_services
+from microcks_pipeline.defs.outcome import failure_message, sync_metadata
+from microcks_pipeline.defs.partitions import partition_key
+from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
+from microcks_pipeline.defs.runner import MicrocksDown, sync_or_fail
+from microcks_pipeline.defs.settings import Settings
+from microcks_pipeline.defs.tags import is_forced
+
+# In-process: a step worker process costs 1-2 s per run (reference/dagster-throughput.md §2).
+sync_entity_job = dg.define_asset_job(
+    "sync_entity_job",
+    selection=[desired_mocks, microcks_services],
+    executor_def=dg.in_process_executor,
+    description="Reconcile one entity (partition) with Microcks.",
+)
+
+
+class EntityConfig(dg.Config):
+    entity_ref: str
+
+
+class BatchConfig(dg.Config):
+    entity_refs: list[str]
+
+
+def _require(microcks: MicrocksResource) -> None:
+    reason = microcks.not_configured_reason
+    if reason is not None:
+        raise dg.Failure(description=reason, allow_retries=False)
+
+
+@dg.op(pool=MICROCKS_POOL)
+def delete_entity_services(
+    context: dg.OpExecutionContext,
+    config: EntityConfig,
+    catalog: CatalogResource,
+    microcks: MicrocksResource,
+    status_store: StatusStoreResource,
+) -> dg.Output[None]:
+    """Delete every service of an entity that left the catalog (its rows are delete rows)."""
+    _require(microcks)
+    with catalog.open() as (source, reader), microcks.client() as client:
+        result = sync_or_fail(
+            config.entity_ref,
+            source=source,
+            reader=reader,
+            store=status_store.store(),
+            client=client,
+            owner=context.run_id,
+            force=is_forced(context.run.tags),
+        )
+    if not result.ok:
+        raise dg.Failure(description=failure_message(result), metadata=sync_metadata(result))
+    return dg.Output(None, metadata=sync_metadata(result))
+
+
+@dg.job(executor_def=dg.in_process_executor, description="Delete the mocks of a removed entity.")
+def delete_entity_mocks() -> None:
+    delete_entity_services()
+
+
+@dg.op(pool=MICROCKS_POOL)
+def sync_entities(
+    context: dg.OpExecutionContext,
+    config: BatchConfig,
+    catalog: CatalogResource,
+    microcks: MicrocksResource,
+    status_store: StatusStoreResource,
+) -> Iterator[dg.AssetMaterialization | dg.Output[None]]:
+    """Sync many entities in one step, reporting a microcks_services materialization for each."""
+    _require(microcks)
+    store = status_store.store()
+    force = is_forced(context.run.tags)
+    failed: list[str] = []
+    with catalog.open() as (source, reader), microcks.client() as client:
+        for done, ref in enumerate(config.entity_refs):
+            try:
+                result = sync_or_fail(
+                    ref,
+                    source=source,
+                    reader=reader,
+                    store=store,
+                    client=client,
+                    owner=context.run_id,
+                    force=force,
+                )
+            except MicrocksDown as exc:
+                # Every later entity would fail the same way; they stay due for a later run.
+                left = len(config.entity_refs) - done
+                raise MicrocksDown(
+                    description=f"{exc.description} ({left} entities left for a later run)"
+                ) from None
+            except dg.Failure as exc:
+                failed.append(str(exc.description))
+                context.log.warning(str(exc.description))
+                continue
+            if not result.ok:
+                failed.append(failure_message(result))
+                context.log.warning(failure_message(result))
+            if result.ok and not result.entity_removed:
+                yield dg.AssetMaterialization(
+                    asset_key=microcks_services.key,
+                    partition=partition_key(ref),
+                    metadata=sync_metadata(result),
+                )
+    if failed:
+        raise dg.Failure(
+            description=f"{len(failed)} of {len(config.entity_refs)} entities failed",
+            metadata={"failures": dg.MetadataValue.json(failed)},
+        )
+    yield dg.Output(None)
+
+
+@dg.job(
+    executor_def=dg.in_process_executor,
+    description="Sync many entities in one run (initial sync, mass changes).",
+)
+def sync_batch_job() -> None:
+    sync_entities()
+
+
+@dg.op(pool=MICROCKS_POOL)
+def audit_microcks(
+    microcks: MicrocksResource, status_store: StatusStoreResource
+) -> dg.Output[None]:
+    """Full scan of Microcks: re-queue drifted services, delete orphans we own."""
+    _require(microcks)
+    with microcks.client() as client:
+        result = run_audit(client, status_store.store())
+    return dg.Output(
+        None,
+        metadata={
+            "scanned": result.scanned,
+            "requeued": result.requeued,
+            "orphans_deleted": result.orphans_deleted,
+        },
+    )
+
+
+@dg.job(description="Drift audit: compare every service we own in Microcks with the status table.")
+def drift_audit_job() -> None:
+    audit_microcks()
+
+
+class RetentionConfig(dg.Config):
+    days: int = Settings().retention_days
+
+
+@dg.op
+def prune_events(config: RetentionConfig, status_store: StatusStoreResource) -> dg.Output[None]:
+    """Drop events older than the retention period."""
+    cutoff = datetime.now(UTC) - timedelta(days=config.days)
+    removed = status_store.store().prune_events(older_than=cutoff)
+    return dg.Output(None, metadata={"events_removed": int(removed or 0), "cutoff": str(cutoff)})
+
+
+@dg.job(description="Event retention: prune old rows of the events table.")
+def prune_events_job() -> None:
+    prune_events()
+
+
+status_report_job = dg.define_asset_job(
+    "status_report_job", selection=["sync_status_report"], description="Refresh the status report."
+)

@@ -1,0 +1,200 @@
+"""Dagster resources for the catalog, Microcks and the status store, and their env defaults.
+
+Values come from environment variables chosen in `resources_from_env()`; secrets are passed as
+`dg.EnvVar` so the UI shows the variable's name, never its value. Microcks may be left
+unconfigured: loading still works, the catalog sensor keeps recording work, and the sync sensor
+skips with `MicrocksResource.not_configured_reason`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import dagster as dg
+from pydantic import Field
+
+from microcks_pipeline.artifacts import ArtifactReader, UrlPolicy
+from microcks_pipeline.catalog import catalog_source
+from microcks_pipeline.catalog.entity import CatalogSource
+from microcks_pipeline.defs import settings as s
+from microcks_pipeline.errors import ConfigError
+from microcks_pipeline.microcks import MicrocksClient, TokenProvider
+from microcks_pipeline.microcks.token import check_base_url
+from microcks_pipeline.store import StatusStore
+
+
+class CatalogResource(dg.ConfigurableResource):
+    """Where API entities come from (a folder OR Backstage) and how artifact URLs may be read."""
+
+    root: str = Field(default="", description="Folder of catalog-info.yaml files")
+    backstage_url: str = Field(default="", description="Backstage base URL (instead of root)")
+    token: str = Field(default="", description="Backstage bearer token (use an EnvVar)")
+    allowed_hosts: list[str] = Field(default=[], description="Hosts artifact URLs may point at")
+    allow_http: bool = False
+    allow_private: bool = Field(default=False, description="Allow private/loopback addresses")
+    host_tokens: str = Field(default="", description='JSON {"host": "token"} (use an EnvVar)')
+    max_bytes: int = Field(default=0, description="Artifact size cap; 0 keeps the library's")
+    timeout: float = Field(default=10.0, description="Seconds per catalog or artifact request")
+
+    def source(self) -> CatalogSource:
+        """A new catalog source (close it when done, see `open`)."""
+        try:
+            if self.root and not self.backstage_url:
+                return catalog_source(root=self.root)
+            return catalog_source(
+                root=self.root or None,
+                backstage_url=self.backstage_url or None,
+                token=self.token or None,
+                timeout=self.timeout,
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc), field="catalog") from None
+
+    def reader(self) -> ArtifactReader:
+        extra = {"max_file_bytes": self.max_bytes} if self.max_bytes else {}
+        return ArtifactReader(self.url_policy(), **extra)
+
+    @contextmanager
+    def open(self) -> Iterator[tuple[CatalogSource, ArtifactReader]]:
+        """A catalog source and an artifact reader for one evaluation or step, closed after."""
+        source = self.source()
+        try:
+            with self.reader() as reader:
+                yield source, reader
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+
+    def url_policy(self) -> UrlPolicy:
+        extra = {"max_bytes": self.max_bytes} if self.max_bytes else {}
+        return UrlPolicy(
+            allowed_hosts=frozenset(h.strip().lower() for h in self.allowed_hosts if h.strip()),
+            allow_http=self.allow_http,
+            allow_private=self.allow_private,
+            host_tokens=_host_tokens(self.host_tokens),
+            timeout=self.timeout,
+            **extra,
+        )
+
+
+def _host_tokens(raw: str) -> dict[str, str]:
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        # The text may hold tokens: never echo it.
+        raise ConfigError("host tokens must be a JSON object", field="host_tokens") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ConfigError(
+            "host tokens must be a JSON object of host → token strings", field="host_tokens"
+        )
+    return {k.strip().lower(): v for k, v in value.items()}
+
+
+class MicrocksResource(dg.ConfigurableResource):
+    """Microcks' API; every field optional so a missing configuration never breaks loading."""
+
+    base_url: str = Field(
+        default="", description="Microcks base URL, e.g. https://microcks.example"
+    )
+    client_id: str = Field(default="", description="Keycloak service-account client id")
+    client_secret: str = Field(default="", description="Client secret (use an EnvVar)")
+    token_url: str = Field(default="", description="Token endpoint, if not the advertised one")
+    timeout: float = Field(default=30.0, description="Seconds per Microcks request")
+
+    @property
+    def not_configured_reason(self) -> str | None:
+        """Why this resource cannot be used, or None when it can."""
+        if not self.base_url.strip():
+            return f"Microcks is not configured: set {s.MICROCKS_URL}"
+        if self.client_id and not self.client_secret:
+            return f"Microcks client id is set but {s.MICROCKS_CLIENT_SECRET} is not"
+        try:
+            check_base_url(self.base_url)
+            if self.token_url:
+                check_base_url(self.token_url)
+        except ConfigError as exc:
+            return str(exc)
+        return None
+
+    @property
+    def configured(self) -> bool:
+        return self.not_configured_reason is None
+
+    @contextmanager
+    def client(self) -> Iterator[MicrocksClient]:
+        """A client for one evaluation or step, closed afterwards."""
+        reason = self.not_configured_reason
+        if reason is not None:
+            raise ConfigError(reason, field="microcks")
+        tokens = TokenProvider(
+            self.base_url,
+            self.client_id,
+            self.client_secret,
+            timeout=self.timeout,
+            token_url=self.token_url or None,
+        )
+        with MicrocksClient(self.base_url, token_provider=tokens, timeout=self.timeout) as client:
+            yield client
+
+
+_stores: dict[str, StatusStore] = {}
+_stores_lock = threading.Lock()
+
+
+class StatusStoreResource(dg.ConfigurableResource):
+    """The status/events database; empty URL means the library's embedded SQLite default."""
+
+    db_url: str = Field(default="", description=f"SQLAlchemy URL (default from {s.DB_URL})")
+
+    def store(self) -> StatusStore:
+        """The process-wide store for this URL, migrated on first use in this process."""
+        key = self.db_url
+        with _stores_lock:
+            store = _stores.get(key)
+            if store is None:
+                store = StatusStore(url=self.db_url or None)
+                store.migrate()
+                _stores[key] = store
+            return store
+
+
+def _value(env: Mapping[str, str], name: str, default: str = "") -> str | dg.EnvVar:
+    """An EnvVar when the variable is set (resolved at run time, shown by name in the UI)."""
+    return dg.EnvVar(name) if env.get(name, "").strip() else default
+
+
+def resources_from_env(env: Mapping[str, str] | None = None) -> dict[str, dg.ConfigurableResource]:
+    """The three resources, configured from environment variables with local defaults."""
+    env = os.environ if env is None else env
+    backstage = env.get(s.BACKSTAGE_URL, "").strip()
+    root_default = "" if backstage else s.DEFAULT_CATALOG_ROOT
+    hosts = [h.strip() for h in env.get(s.ALLOWED_HOSTS, "").split(",") if h.strip()]
+    catalog = CatalogResource(
+        root=_value(env, s.CATALOG_ROOT, root_default),
+        backstage_url=_value(env, s.BACKSTAGE_URL),
+        token=_value(env, s.BACKSTAGE_TOKEN),
+        allowed_hosts=hosts,
+        allow_http=s.env_bool(env, s.ALLOW_HTTP),
+        allow_private=s.env_bool(env, s.ALLOW_PRIVATE),
+        host_tokens=_value(env, s.HOST_TOKENS),
+        max_bytes=s.env_int(env, s.ARTIFACT_MAX_BYTES, 0, minimum=0),
+        timeout=s.env_float(env, s.HTTP_TIMEOUT, 10.0),
+    )
+    microcks = MicrocksResource(
+        base_url=_value(env, s.MICROCKS_URL),
+        client_id=_value(env, s.MICROCKS_CLIENT_ID),
+        client_secret=_value(env, s.MICROCKS_CLIENT_SECRET),
+        token_url=_value(env, s.MICROCKS_TOKEN_URL),
+        timeout=s.env_float(env, s.MICROCKS_TIMEOUT, 30.0),
+    )
+    status_store = StatusStoreResource(db_url=_value(env, s.DB_URL))
+    return {"catalog": catalog, "microcks": microcks, "status_store": status_store}

@@ -1,0 +1,122 @@
+"""Which runs the sync sensor asks for: one per entity for a few, batches for many (pure).
+
+A run_key names exactly one state of an entity's due rows (mock, action, fingerprint, attempts,
+status, lease owner), so Dagster never launches the same change twice, while a retry after a
+backoff (attempts+1) or an expired lease (new status/owner) gets a new key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import dagster as dg
+
+from microcks_pipeline.defs.partitions import entity_partitions, partition_key
+from microcks_pipeline.defs.tags import sensor_tags
+from microcks_pipeline.store.rows import StatusRow
+
+SYNC_JOB = "sync_entity_job"
+DELETE_JOB = "delete_entity_mocks"
+BATCH_JOB = "sync_batch_job"
+DELETE_OP = "delete_entity_services"
+BATCH_OP = "sync_entities"
+
+
+def _digest(value: object) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def entity_run_key(entity_ref: str, rows: Iterable[StatusRow]) -> str:
+    """`<ref>@<hash of the rows' due state>`: same state, same key."""
+    state = sorted(
+        (r.mock_id, r.desired_action, r.fingerprint_hash, r.attempts, r.status, r.lease_owner or "")
+        for r in rows
+        if r.status in ("pending", "leased")
+    )
+    return f"{entity_ref}@{_digest(state)}"
+
+
+def deletes_only(rows: Iterable[StatusRow]) -> bool:
+    """True when every row is a delete: the entity left the catalog."""
+    rows = list(rows)
+    return bool(rows) and all(r.desired_action == "delete" for r in rows)
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    run_requests: tuple[dg.RunRequest, ...]
+    partitions_to_add: tuple[str, ...]  # partition keys the runs need that do not exist yet
+
+
+def plan_runs(
+    due: Mapping[str, Sequence[StatusRow]],
+    existing_keys: set[str],
+    *,
+    left_catalog: set[str],
+    batch: bool,
+    batch_size: int,
+) -> SyncPlan:
+    """Run requests for the due entities (in the given order) and the partitions they need.
+
+    `due` maps each entity to its due rows; `left_catalog` names the entities whose every row is
+    a delete (they get the delete job, and no partition). A partitioned run needs its partition;
+    a batch only reports materializations, so entities that are only deleting need none.
+    """
+    missing = tuple(
+        dict.fromkeys(
+            partition_key(ref)
+            for ref, rows in due.items()
+            if ref not in left_catalog
+            and not (batch and deletes_only(rows))
+            and partition_key(ref) not in existing_keys
+        )
+    )
+    if batch:
+        return SyncPlan(tuple(_batches(due, batch_size)), missing)
+    requests = []
+    for ref, rows in due.items():
+        key = entity_run_key(ref, rows)
+        if ref in left_catalog:
+            requests.append(
+                dg.RunRequest(
+                    job_name=DELETE_JOB,
+                    run_key=key,
+                    run_config={"ops": {DELETE_OP: {"config": {"entity_ref": ref}}}},
+                    tags=sensor_tags(ref),
+                )
+            )
+        else:
+            requests.append(
+                dg.RunRequest(
+                    job_name=SYNC_JOB,
+                    partition_key=partition_key(ref),
+                    run_key=key,
+                    tags=sensor_tags(ref),
+                )
+            )
+    return SyncPlan(tuple(requests), missing)
+
+
+def _batches(due: Mapping[str, Sequence[StatusRow]], size: int) -> Iterable[dg.RunRequest]:
+    refs = list(due)
+    for start in range(0, len(refs), size):
+        chunk = refs[start : start + size]
+        key = _digest([entity_run_key(ref, due[ref]) for ref in chunk])
+        yield dg.RunRequest(
+            job_name=BATCH_JOB,
+            run_key=f"batch@{key}",
+            run_config={"ops": {BATCH_OP: {"config": {"entity_refs": chunk}}}},
+            tags=sensor_tags(batch=len(chunk)),
+        )
+
+
+def add_partitions_request(keys: Sequence[str]) -> list[dg.AddDynamicPartitionsRequest]:
+    return [entity_partitions.build_add_request(list(keys))] if keys else []
+
+
+def delete_partitions_request(keys: Sequence[str]) -> list[dg.DeleteDynamicPartitionsRequest]:
+    return [entity_partitions.build_delete_request(list(keys))] if keys else []

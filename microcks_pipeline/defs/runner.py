@@ -1,0 +1,51 @@
+"""Run the worker for one entity inside a Dagster step, turning Microcks-wide errors into Failure."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from microcks_pipeline.artifacts import ArtifactReader
+from microcks_pipeline.catalog.entity import CatalogSource
+from microcks_pipeline.errors import AuthError, PipelineError, TransientError
+from microcks_pipeline.microcks import MicrocksClient
+from microcks_pipeline.store import StatusStore
+from microcks_pipeline.worker import EntitySyncResult, sync_entity
+
+
+class MicrocksDown(dg.Failure):
+    """Microcks refused us or is unreachable: every other entity would fail the same way."""
+
+
+def sync_or_fail(
+    entity_ref: str,
+    *,
+    source: CatalogSource,
+    reader: ArtifactReader,
+    store: StatusStore,
+    client: MicrocksClient,
+    owner: str,
+    force: bool,
+) -> EntitySyncResult:
+    """sync_entity; any error fails the step with a clear message (MicrocksDown when Microcks-wide:
+    the worker already released the rows and set the global backoff)."""
+    try:
+        return sync_entity(
+            entity_ref,
+            source=source,
+            reader=reader,
+            store=store,
+            client=client,
+            owner=owner,
+            force=force,
+        )
+    except AuthError as exc:
+        raise MicrocksDown(
+            description=f"Microcks refused our credentials; syncing paused by a global backoff: {exc}",
+            allow_retries=False,
+        ) from None
+    except TransientError as exc:
+        raise MicrocksDown(
+            description=f"Microcks is unavailable; syncing paused by a global backoff: {exc}"
+        ) from None
+    except PipelineError as exc:
+        raise dg.Failure(description=f"sync of {entity_ref} failed: {exc}") from None
