@@ -6,8 +6,9 @@ CatalogUnavailable, never returns part of the set. Messages never contain the to
 
 An entity's location comes from `backstage.io/managed-by-location` (falling back to
 `backstage.io/source-location`). When neither names a `url:` or `file:` location, the entity is
-still listed, with an `EntityLocation("none", ...)` whose `base_dir` raises ConfigError: its
-absolute references still work, relative ones fail with a clear message on that entity only.
+still listed, with an `EntityLocation("none", ...)` whose `base_dir` raises ConfigError: whatever
+needs its base folder fails with a clear message on that entity only, and is not silently
+resolved against some other place.
 """
 
 from __future__ import annotations

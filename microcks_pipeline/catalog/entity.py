@@ -19,8 +19,8 @@ class EntityLocation:
     leave. kind "url": `target` is the file's URL and `repo_root` the URL prefix of its repository
     (for example `https://github.com/org/repo/blob/main/`). kind "none": the source could not
     say where the entity came from (a Backstage entity without a usable location annotation);
-    `target` and `repo_root` are empty and `base_dir` raises ConfigError, so absolute references
-    still work and relative ones fail clearly on that entity.
+    `target` and `repo_root` are empty and `base_dir` raises ConfigError, so resolving anything
+    against it fails clearly on that entity instead of guessing a folder.
     """
 
     kind: Literal["file", "url", "none"]
