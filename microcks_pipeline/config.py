@@ -116,7 +116,8 @@ def parse_config(text: str | bytes, file: str) -> MicrocksConfig:
     try:
         docs = compose_all(text)
     except YamlError as exc:
-        raise ConfigProblems(file, [ConfigError(str(exc), file=file, line=exc.line)]) from None
+        message = " ".join(str(exc).split())  # one line per problem, whatever PyYAML wrote
+        raise ConfigProblems(file, [ConfigError(message, file=file, line=exc.line)]) from None
     if not docs:
         raise ConfigProblems(file, [ConfigError("empty microcks.yaml", file=file)])
     if len(docs) > 1:
@@ -185,6 +186,7 @@ class _Walk:
                         merged.setdefault(key, pair)  # earlier sources win, as in YAML
                 continue
             key = key_node.value if _is(key_node, "str") else _display_key(key_node)
+            key = _escape(key)
             if key in explicit:
                 first = _line(explicit[key][0])
                 self.error(key_node, _join(fld, key), f"duplicate key (first at line {first})")
@@ -268,7 +270,7 @@ class _Walk:
         if "openapi" in m:
             openapi = self.mapping(m["openapi"][1], f"{fld}.openapi", _OPENAPI_KEYS)
             if openapi is not None:
-                openapi_path = self.path(openapi, m["openapi"][1], f"{fld}.openapi")
+                openapi_path = self.path(openapi, m["openapi"][0], f"{fld}.openapi")
         artifacts = (
             self.artifacts(m["artifacts"][1], f"{fld}.artifacts") if "artifacts" in m else ()
         )
@@ -319,7 +321,7 @@ class _Walk:
         try:
             return _jsonable(construct(node))
         except YamlError as exc:
-            self.error(exc.line, fld, str(exc))
+            self.error(exc.line, fld, " ".join(str(exc).split()))
             return None
 
 
@@ -350,11 +352,17 @@ def _show(node: yaml.Node) -> str:
     if not isinstance(node, yaml.ScalarNode) or node.tag == _TAG + "null":
         return _kind(node)
     value = node.value if len(node.value) <= 80 else node.value[:77] + "..."
+    value = _escape(value)
     return f"'{value}'" if node.tag == _TAG + "str" else f"{_kind(node)} {value}"
 
 
 def _display_key(node: yaml.Node) -> str:
     return node.value if isinstance(node, yaml.ScalarNode) else f"<{_kind(node)}>"
+
+
+def _escape(text: str) -> str:
+    """Control characters written as escapes, so each message stays on one line."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def _jsonable(value: Any) -> Any:
