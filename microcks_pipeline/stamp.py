@@ -29,7 +29,11 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
 
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's emitter when present: stamping runs for every mock of every entity on each pass
+_BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_BaseDumper):  # type: ignore[valid-type,misc]
     """Never emits anchors/aliases: the expanded output is what Microcks should see."""
 
     def ignore_aliases(self, data: Any) -> bool:
