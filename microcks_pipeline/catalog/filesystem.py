@@ -2,7 +2,9 @@
 
 One walk of the root (hidden folders skipped) finds every `catalog-info.yaml` / `.yml`; the
 `kind: Location` documents found there add more files, but only files that resolve inside the
-root (symlinks resolved). Each file is read and parsed once. A file that cannot be read or
+root (symlinks resolved). Each file is read once per listing and parsed only when its bytes
+changed since the last listing (every tick re-reads the catalog, so parsing is what must be
+saved; reading is the content check itself). A file that cannot be read or
 parsed, or a document that may be ours but is invalid, makes the snapshot incomplete (nothing
 may be deleted on its account) while every other entity is still listed. Refused targets
 (outside the root, URLs, other types) are recorded as problems but do not make it incomplete:
@@ -47,9 +49,13 @@ class FilesystemCatalog:
         self.max_file_bytes = max_file_bytes
         self.cache_seconds = cache_seconds
         self._cached: tuple[float, CatalogSnapshot] | None = None
+        self._parsed: dict[Path, tuple[bytes, list[_Outcome]]] = {}
 
     def list_entities(self) -> CatalogSnapshot:
-        snapshot = _Scan(self.root.resolve(), self.max_file_bytes).run()
+        scan = _Scan(self.root.resolve(), self.max_file_bytes, self._parsed)
+        snapshot = scan.run()
+        # Keep only files seen in this listing, so deleted files do not pin memory.
+        self._parsed = scan.parsed
         self._cached = (time.monotonic(), snapshot)
         return snapshot
 
@@ -67,10 +73,23 @@ class FilesystemCatalog:
         return None
 
 
+# What one document of a file contributes to a listing, replayed when the file is unchanged.
+_Outcome = tuple[
+    str, object, str
+]  # ("entity", ApiDocument, where) | ("follow", (type, targets, path), where) | ("fail", msg, "")
+
+
 class _Scan:
     """One listing: a queue of files, each read once, and what was found in them."""
 
-    def __init__(self, root: Path, max_file_bytes: int) -> None:
+    def __init__(
+        self,
+        root: Path,
+        max_file_bytes: int,
+        previous: dict[Path, tuple[bytes, list[_Outcome]]] | None = None,
+    ) -> None:
+        self.previous = previous or {}
+        self.parsed: dict[Path, tuple[bytes, list[_Outcome]]] = {}
         self.root = root
         self.max_file_bytes = max_file_bytes
         self.location = str(root)
@@ -85,8 +104,8 @@ class _Scan:
         if not self.root.is_dir():
             self.problems.append(f"catalog root {self.root} is not a readable folder")
             return CatalogSnapshot(entities=(), complete=False, problems=tuple(self.problems))
-        for path in self._walk():
-            self._enqueue(path, referrer=None)
+        for path, trusted in self._walk():
+            self._enqueue(path, referrer=None, trusted=trusted)
         while self.queue:
             self._read_file(self.queue.popleft())
         return CatalogSnapshot(
@@ -95,18 +114,36 @@ class _Scan:
             problems=tuple(self.problems),
         )
 
-    def _walk(self) -> list[Path]:
-        found: list[Path] = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            # Sorted, so "first definition wins" means the same file on every tick.
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                if name in CATALOG_FILE_NAMES:
-                    found.append(Path(dirpath, name))
+    def _walk(self) -> list[tuple[Path, bool]]:
+        """Catalog files in sorted depth-first order; `trusted` when the walk itself proves the
+        file is inside the root (not a symlink, reached through real folders only)."""
+        found: list[tuple[Path, bool]] = []
+        stack = [str(self.root)]
+        while stack:
+            folder = stack.pop()
+            try:
+                # Sorted, so "first definition wins" means the same file on every tick.
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError as exc:
+                self._fail(f"{self._show(Path(folder))}: cannot be listed: {exc.strerror}")
+                continue
+            subfolders = []
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if not entry.name.startswith("."):
+                        subfolders.append(entry.path)
+                elif entry.name in CATALOG_FILE_NAMES:
+                    found.append((Path(entry.path), not entry.is_symlink()))
+            stack.extend(reversed(subfolders))
         return found
 
-    def _enqueue(self, path: Path, *, referrer: str | None) -> None:
+    def _enqueue(self, path: Path, *, referrer: str | None, trusted: bool = False) -> None:
         """Queue a file once; `referrer` is the `file:line` of the Location that named it."""
+        if trusted:
+            if path not in self.queued:
+                self.queued.add(path)
+                self.queue.append(path)
+            return
         resolved = path.resolve()
         what = f"{referrer}: Location target {self._show(path)!r}" if referrer else self._show(path)
         if not resolved.is_relative_to(self.root):
@@ -139,37 +176,21 @@ class _Scan:
         except OSError as exc:
             self._fail(f"{shown}: cannot be read: {exc.strerror or type(exc).__name__}")
             return
-        try:
-            nodes = compose_all(data, max_bytes=self.max_file_bytes)
-        except YamlError as exc:
-            self._fail(f"{shown}:{exc.line}: {exc}" if exc.line else f"{shown}: {exc}")
-            return
+        cached = self.previous.get(path)
+        if cached is not None and cached[0] == data:
+            outcomes = cached[1]
+        else:
+            outcomes = _parse_file(data, path, shown, self.max_file_bytes)
+        self.parsed[path] = (data, outcomes)
         location = EntityLocation("file", str(path), repo_root=self.location)
-        for node in nodes:
-            self._read_document(node, path, shown, location)
-
-    def _read_document(
-        self, node: yaml.Node, path: Path, shown: str, location: EntityLocation
-    ) -> None:
-        line = node.start_mark.line + 1
-        try:
-            doc = construct(node)
-            if doc is None:  # an empty document between `---` separators
-                return
-            targets = location_document(doc)
-            if targets is not None:
-                self._follow(targets.type, targets.targets, path, f"{shown}:{line}")
-                return
-            api = managed_api(doc)
-        except YamlError as exc:
-            self._fail(f"{shown}:{exc.line or line}: {exc}")
-            return
-        except ConfigError as exc:
-            at = _field_line(node, exc.field) if exc.field else line
-            self._fail(f"{shown}:{at}: {exc}")
-            return
-        if api is not None:
-            self._add(api, location, f"{shown}:{line}")
+        for kind, value, where in outcomes:
+            if kind == "entity":
+                self._add(value, location, where)  # type: ignore[arg-type]
+            elif kind == "follow":
+                loc_type, targets = value  # type: ignore[misc]
+                self._follow(loc_type, targets, path, where)
+            else:
+                self._fail(str(value))
 
     def _add(self, api: ApiDocument, location: EntityLocation, where: str) -> None:
         ref = api.ref
@@ -203,6 +224,36 @@ class _Scan:
                 self._fail(f"{where}: Location target {target!r} matches no file")
             for match in files:
                 self._enqueue(match, referrer=where)
+
+
+def _parse_file(data: bytes, path: Path, shown: str, max_bytes: int) -> list[_Outcome]:
+    """What a file's documents contribute, independent of the rest of the listing."""
+    try:
+        nodes = compose_all(data, max_bytes=max_bytes)
+    except YamlError as exc:
+        return [("fail", f"{shown}:{exc.line}: {exc}" if exc.line else f"{shown}: {exc}", "")]
+    outcomes: list[_Outcome] = []
+    for node in nodes:
+        line = node.start_mark.line + 1
+        try:
+            doc = construct(node)
+            if doc is None:  # an empty document between `---` separators
+                continue
+            targets = location_document(doc)
+            if targets is not None:
+                outcomes.append(("follow", (targets.type, targets.targets), f"{shown}:{line}"))
+                continue
+            api = managed_api(doc)
+        except YamlError as exc:
+            outcomes.append(("fail", f"{shown}:{exc.line or line}: {exc}", ""))
+            continue
+        except ConfigError as exc:
+            at = _field_line(node, exc.field) if exc.field else line
+            outcomes.append(("fail", f"{shown}:{at}: {exc}", ""))
+            continue
+        if api is not None:
+            outcomes.append(("entity", api, f"{shown}:{line}"))
+    return outcomes
 
 
 def _field_line(node: yaml.Node, field: str) -> int:
