@@ -8,13 +8,15 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from store_fixtures import desired_row, store, store_url  # noqa: F401  (pytest fixtures)
 
 from microcks_pipeline.store import StatusStore, StoreNotMigrated
-from microcks_pipeline.store.migrate import alembic_config, head_revision
+from microcks_pipeline.store.migrate import MIGRATIONS_DIR, alembic_config, head_revision
 from microcks_pipeline.store.schema import EVENTS_TABLE, STATE_TABLE, STATUS_TABLE, metadata
 
 TABLES = {STATUS_TABLE, EVENTS_TABLE, STATE_TABLE}
@@ -102,3 +104,14 @@ def test_using_an_unmigrated_database_says_to_migrate(store_url: str) -> None:
         s.rows()
 
     assert _tables(store_url) & TABLES == set()
+
+
+def test_the_shipped_alembic_ini_migrates_from_the_command_line_too(store_url: str) -> None:
+    cfg = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    cfg.set_main_option("sqlalchemy.url", store_url.replace("%", "%%"))  # ini interpolation
+
+    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "head")
+
+    assert TABLES <= _tables(store_url)
+    assert StatusStore(store_url).schema_revision() == head_revision()

@@ -17,7 +17,12 @@ config = context.config
 
 
 def _run_on(connection) -> None:  # type: ignore[no-untyped-def]
-    context.configure(connection=connection, target_metadata=None)
+    # SQLite cannot ALTER most things: future revisions must use batch ("move and copy") mode.
+    context.configure(
+        connection=connection,
+        target_metadata=None,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
     context.run_migrations()
 
 
