@@ -79,8 +79,43 @@ def _add_validate(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_validate)
 
 
+def _serve_microcks(args: argparse.Namespace) -> int:
+    """Run the local Microcks-compatible server until interrupted; prints its base URL."""
+    from microcks_pipeline.localserver import ServerConfig, serve
+
+    secret = args.client_secret or os.environ.get("MICROCKS_CLIENT_SECRET", "")
+    if not args.no_auth and not secret:
+        print(
+            "error: give --client-secret or MICROCKS_CLIENT_SECRET (or --no-auth)", file=sys.stderr
+        )
+        return EXIT_USAGE
+    clients = {args.client_id: (secret, ["user", "manager"])} if secret else {}
+    config = ServerConfig(
+        auth_enabled=not args.no_auth, clients=clients, faults_enabled=args.faults
+    )
+    try:
+        serve(config, host=args.host, port=args.port, on_ready=lambda url: print(url, flush=True))
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+def _add_serve_microcks(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("serve-microcks", help="run the local Microcks-compatible server")
+    p.add_argument("--port", type=int, required=True, help="TCP port (0 picks a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--no-auth", action="store_true", help="Keycloak disabled: no token needed")
+    p.add_argument(
+        "--client-id", default="microcks-serviceaccount", help="client of the token endpoint"
+    )
+    p.add_argument("--client-secret", help="its secret (default: env MICROCKS_CLIENT_SECRET)")
+    p.add_argument("--faults", action="store_true", help="enable fault injection (/_faults/...)")
+    p.set_defaults(run=_serve_microcks)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_validate,
+    _add_serve_microcks,
 ]
 
 

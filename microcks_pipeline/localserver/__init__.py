@@ -1,0 +1,27 @@
+"""A Microcks-compatible server for the demo and the tests (independent of the rest of the package).
+
+Layout: config (ServerConfig), jsonnode (Jackson-like reading), importers (artifact types),
+dispatch (dispatch criteria), store (repository + import rules), api (/api endpoints),
+mocks (/rest endpoints), auth + oidc (Keycloak stand-in, role rules), faults + control
+(fault injection), app (wiring), runner (uvicorn).
+"""
+
+from .app import create_app
+from .config import DEFAULT_CLIENT_ID, ServerConfig
+from .faults import Call, Faults, FaultsDisabled, RequestLog
+from .runner import RunningServer, running_server, serve
+from .store import Store
+
+__all__ = [
+    "DEFAULT_CLIENT_ID",
+    "Call",
+    "Faults",
+    "FaultsDisabled",
+    "RequestLog",
+    "RunningServer",
+    "ServerConfig",
+    "Store",
+    "create_app",
+    "running_server",
+    "serve",
+]

@@ -1,0 +1,237 @@
+"""Microcks' stored records (Service, Operation, Request/Response) and their JSON as Microcks' Jackson writes it."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+# Records are mutable on purpose: they mirror Microcks' Mongo documents, which imports update in place.
+
+_OID_RANDOM = os.urandom(5)
+_OID_COUNTER = itertools.count(int.from_bytes(os.urandom(3), "big"))
+_OID_LOCK = threading.Lock()
+
+
+def object_id() -> str:
+    """A 24-hex identifier shaped like a Mongo ObjectId (time, process random, counter)."""
+    with _OID_LOCK:
+        counter = next(_OID_COUNTER) & 0xFFFFFF
+    return (int(time.time()).to_bytes(4, "big") + _OID_RANDOM + counter.to_bytes(3, "big")).hex()
+
+
+def now_millis() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Metadata:
+    created_on: int = field(default_factory=now_millis)
+    last_update: int = field(default_factory=now_millis)
+    annotations: dict[str, str] | None = None
+    labels: dict[str, str] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        # Microcks' getters return an empty map for a null one, so both always appear.
+        return {
+            "createdOn": self.created_on,
+            "lastUpdate": self.last_update,
+            "annotations": dict(self.annotations or {}),
+            "labels": dict(self.labels or {}),
+        }
+
+
+@dataclass
+class ParameterConstraint:
+    name: str
+    location: str
+    required: bool = False
+    recopy: bool = False
+    must_match_regexp: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": self.name,
+            "in": self.location,
+            "required": self.required,
+            "recopy": self.recopy,
+        }
+        if self.must_match_regexp is not None:
+            body["mustMatchRegexp"] = self.must_match_regexp
+        return body
+
+
+@dataclass
+class Operation:
+    name: str
+    method: str | None = None
+    action: str | None = None
+    dispatcher: str | None = None
+    dispatcher_rules: str | None = None
+    default_delay: int | None = None
+    default_delay_strategy: str | None = None
+    resource_paths: list[str] | None = None
+    parameter_constraints: list[ParameterConstraint] | None = None
+    trigger_infos: list[dict[str, str]] | None = None
+
+    def add_resource_path(self, resource_path: str) -> None:
+        if self.resource_paths is None:
+            self.resource_paths = []
+        if resource_path not in self.resource_paths:
+            self.resource_paths.append(resource_path)
+
+    def add_parameter_constraint(self, constraint: ParameterConstraint) -> None:
+        # Microcks keeps them in a set keyed by (name, in): a duplicate is ignored.
+        if self.parameter_constraints is None:
+            self.parameter_constraints = []
+        if all(
+            (c.name, c.location) != (constraint.name, constraint.location)
+            for c in self.parameter_constraints
+        ):
+            self.parameter_constraints.append(constraint)
+
+    def to_json(self) -> dict[str, Any]:
+        # `override` has no Jackson getter in Microcks (hasOverride), so it is never written.
+        body: dict[str, Any] = {"name": self.name}
+        optional = {
+            "method": self.method,
+            "action": self.action,
+            "triggerInfos": self.trigger_infos,
+            "dispatcher": self.dispatcher,
+            "dispatcherRules": self.dispatcher_rules,
+            "defaultDelay": self.default_delay,
+            "defaultDelayStrategy": self.default_delay_strategy,
+            "resourcePaths": list(self.resource_paths) if self.resource_paths is not None else None,
+            "parameterConstraints": [c.to_json() for c in self.parameter_constraints]
+            if self.parameter_constraints is not None
+            else None,
+        }
+        body.update({key: value for key, value in optional.items() if value is not None})
+        return body
+
+
+@dataclass
+class Service:
+    id: str
+    name: str
+    version: str
+    type: str | None
+    metadata: Metadata
+    source_artifact: str | None
+    operations: list[Operation]
+
+    def operation(self, name: str) -> Operation | None:
+        return next((op for op in self.operations if op.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": self.id, "name": self.name, "version": self.version}
+        if self.type is not None:
+            body["type"] = self.type
+        body["metadata"] = self.metadata.to_json()
+        if self.source_artifact is not None:
+            body["sourceArtifact"] = self.source_artifact
+        body["operations"] = [op.to_json() for op in self.operations]
+        return body
+
+
+@dataclass
+class Header:
+    name: str
+    values: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "values": list(self.values)}
+
+
+@dataclass
+class Request:
+    name: str
+    content: str | None = None
+    headers: list[Header] | None = None
+    query_parameters: list[tuple[str, str]] | None = None
+    id: str | None = None
+    operation_id: str | None = None
+    source_artifact: str | None = None
+    response_id: str | None = None
+
+    def add_header(self, header: Header) -> None:
+        if self.headers is None:
+            self.headers = []
+        self.headers.append(header)
+
+    def add_query_parameter(self, name: str, value: str) -> None:
+        if self.query_parameters is None:
+            self.query_parameters = []
+        self.query_parameters.append((name, value))
+
+    def to_json(self) -> dict[str, Any]:
+        optional = {
+            "id": self.id,
+            "name": self.name,
+            "content": self.content,
+            "operationId": self.operation_id,
+            "sourceArtifact": self.source_artifact,
+            "headers": [h.to_json() for h in self.headers] if self.headers is not None else None,
+            "responseId": self.response_id,
+            "queryParameters": [{"name": n, "value": v} for n, v in self.query_parameters]
+            if self.query_parameters is not None
+            else None,
+        }
+        return {key: value for key, value in optional.items() if value is not None}
+
+
+@dataclass
+class Response:
+    name: str
+    status: str | None = None
+    media_type: str | None = None
+    content: str | None = None
+    headers: list[Header] | None = None
+    dispatch_criteria: str | None = None
+    fault: bool = False
+    id: str | None = None
+    operation_id: str | None = None
+    source_artifact: str | None = None
+
+    def add_header(self, header: Header) -> None:
+        if self.headers is None:
+            self.headers = []
+        self.headers.append(header)
+
+    def to_json(self) -> dict[str, Any]:
+        optional = {
+            "id": self.id,
+            "name": self.name,
+            "content": self.content,
+            "operationId": self.operation_id,
+            "sourceArtifact": self.source_artifact,
+            "headers": [h.to_json() for h in self.headers] if self.headers is not None else None,
+            "status": self.status,
+            "mediaType": self.media_type,
+            "dispatchCriteria": self.dispatch_criteria,
+        }
+        body = {key: value for key, value in optional.items() if value is not None}
+        # Jackson names the property after Response.isFault(): "fault", always written.
+        body["fault"] = self.fault
+        return body
+
+
+@dataclass
+class Pair:
+    """One stored request/response example of an operation, from one source artifact."""
+
+    service_id: str
+    operation_name: str
+    source_artifact: str
+    request: Request
+    response: Response
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "reqRespPair",
+            "request": self.request.to_json(),
+            "response": self.response.to_json(),
+        }
