@@ -320,7 +320,11 @@ def load_entity_desired(entity: Entity, reader: ArtifactReader) -> EntityDesired
     files = _EntityFiles(reader, entity)
     try:
         source = locate_config(entity, reader)
-        config = parse_config(files.raw(source).content, source.location)
+        content = files.raw(source).content
+        try:
+            config = parse_config(content, source.location)
+        except RecursionError:  # hostile nesting must fail this entity, not the whole pass
+            raise ConfigError("nests too deeply", file=source.location) from None
     except PipelineError as exc:
         failure = _failure(entity.ref, ENTITY_MOCK_ID, exc)
         return EntityDesired(entity.ref, entity.name, (), (failure,))
@@ -332,6 +336,8 @@ def load_entity_desired(entity: Entity, reader: ArtifactReader) -> EntityDesired
             mocks.append(_load_mock(entity, spec, files, folder))
         except PipelineError as exc:
             failures.append(_failure(entity.ref, spec.mock_id, exc))
+        except RecursionError:
+            failures.append(_failure(entity.ref, spec.mock_id, ConfigError("nests too deeply")))
     return EntityDesired(
         entity.ref, entity.name, tuple(mocks), tuple(failures), warnings=config.warnings
     )

@@ -83,6 +83,8 @@ def _construct(node: yaml.Node) -> Any:
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise yamlio.YamlError(f"invalid YAML value: {exc.problem or exc}", line) from None
+    except RecursionError:
+        raise yamlio.YamlError("YAML nests too deeply", node.start_mark.line + 1) from None
     finally:
         loader.dispose()
 
@@ -158,6 +160,13 @@ def stamp_secondary(content: bytes, name: str, version: str) -> tuple[bytes, boo
 
 
 def _render(data: dict[str, Any], fmt: Literal["json", "yaml"]) -> bytes:
+    try:
+        return _dump(data, fmt)
+    except RecursionError:  # parsers accept ~1000 levels; Python's encoders recurse per level
+        raise ConfigError("document is nested too deeply to stamp") from None
+
+
+def _dump(data: dict[str, Any], fmt: Literal["json", "yaml"]) -> bytes:
     if fmt == "json":
         return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     text = yaml.dump(

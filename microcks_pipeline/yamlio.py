@@ -59,7 +59,11 @@ def compose_all(text: str | bytes, *, max_bytes: int = MAX_YAML_BYTES) -> list[y
     except yaml.YAMLError as exc:
         raise YamlError(f"malformed YAML: {exc}") from None
     for node in nodes:
-        if _expanded_size(node, {}, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+        try:
+            size = _expanded_size(node, {}, MAX_EXPANDED_NODES)
+        except RecursionError:  # libyaml accepts ~1000 levels; our walk recurses per level
+            raise YamlError("YAML nests too deeply", node.start_mark.line + 1) from None
+        if size > MAX_EXPANDED_NODES:
             raise YamlError(
                 f"YAML expands to more than {MAX_EXPANDED_NODES} nodes (alias bomb?)",
                 node.start_mark.line + 1,
@@ -75,6 +79,8 @@ def construct(node: yaml.Node) -> Any:
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise YamlError(f"invalid YAML value: {exc.problem or exc}", line) from None
+    except RecursionError:
+        raise YamlError("YAML nests too deeply", node.start_mark.line + 1) from None
     finally:
         loader.dispose()
 

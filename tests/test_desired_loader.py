@@ -217,6 +217,21 @@ def test_absolute_or_escaping_artifact_path_is_reported_with_its_line(
     assert_store_unaffected(repo)
 
 
+@pytest.mark.parametrize("depth", [300, 600, 990, 5000])
+def test_deeply_nested_microcks_yaml_never_stops_the_pass(tmp_path: Path, depth: int) -> None:
+    nested = "[" * depth + "]" * depth
+    config = MICROCKS_YAML + f"    - mockId: deep\n      x-extra: {nested}\n"
+    repo = pet_repo(tmp_path, **{"apis/pet/microcks.yaml": config})
+
+    desired = load(pet(repo))
+
+    if desired.failures:
+        assert_entity_failure(desired, "apis/pet/microcks.yaml", "nest")
+    else:
+        assert [m.mock_id for m in desired.mocks] == ["default", "alt", "deep"]
+    assert_store_unaffected(repo)
+
+
 # ---- mock-level failures ------------------------------------------------------------------
 
 

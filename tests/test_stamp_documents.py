@@ -128,6 +128,26 @@ def test_alias_bomb_main_is_refused() -> None:
     assert "alias bomb" in str(err.value)
 
 
+def nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize("depth", [400, 600, 800, 990, 1200, 5000])
+def test_deeply_nested_main_is_stamped_or_refused_permanently_never_a_crash(depth: int) -> None:
+    # Parsers and Python's encoders have different depth limits; whichever is hit first must
+    # surface as a permanent error on the mock, not as a RecursionError that stops the pass.
+    for content in (
+        b'{"openapi": "3.0.0", "x": ' + nested(depth) + b"}",
+        b"openapi: 3.0.0\nx: " + nested(depth) + b"\n",
+    ):
+        try:
+            out = stamp_main(content, NAME, VERSION)
+        except PermanentError as err:
+            assert "nest" in str(err)
+        else:
+            assert sniff(out) == "openapi"
+
+
 @pytest.mark.parametrize(
     ("source", "kind"), [(EXAMPLES_YAML, "APIExamples"), (METADATA_YAML, "APIMetadata")]
 )
