@@ -410,3 +410,42 @@ def test_failure_fingerprint_is_stable_and_follows_the_reason(tmp_path: Path) ->
 
     assert first.fingerprint == again.fingerprint
     assert changed.fingerprint != first.fingerprint
+
+
+def test_url_annotation_reads_microcks_yaml_and_its_relative_artifacts_from_the_server(
+    tmp_path: Path, server: LocalServer
+) -> None:
+    server.routes["/mocks/microcks.yaml"] = Reply(
+        200,
+        b"spec:\n  mocks:\n    - mockId: web\n      artifacts:\n        - kind: examples\n          path: ./ex/examples.yaml\n",
+    )
+    server.routes["/mocks/ex/examples.yaml"] = Reply(200, EXAMPLES_YAML.encode())
+    entity = file_entity(
+        tmp_path,
+        "apis/web",
+        name="web",
+        annotation="url:" + server.url("/mocks"),
+        definition=OPENAPI_YAML,
+    )
+
+    desired = load(entity, local_reader())
+
+    (mock,) = desired.mocks
+    assert mock.secondaries[0].location == server.url("/mocks/ex/examples.yaml")
+    assert yaml.safe_load(mock.secondaries[0].content)["metadata"]["name"] == "web"
+
+
+def test_unreachable_microcks_yaml_is_a_transient_entity_failure(
+    tmp_path: Path, server: LocalServer
+) -> None:
+    server.routes["/mocks/microcks.yaml"] = Reply(503)
+    entity = file_entity(
+        tmp_path, "apis/web", name="web", annotation="url:" + server.url("/mocks/")
+    )
+
+    desired = load(entity, local_reader())
+
+    (failure,) = desired.failures
+    assert failure.mock_id == ENTITY_MOCK_ID
+    assert failure.permanent is False
+    assert desired.transient_failure is True
