@@ -7,9 +7,19 @@ exactly what the loader hands to reconcile, so these tests do not depend on the 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.testclient import TestClient
 
 from microcks_pipeline.desired import Artifact, DesiredMock
 from microcks_pipeline.identity import service_version
+from microcks_pipeline.localserver import ServerConfig, create_app, running_server
+from microcks_pipeline.microcks import MicrocksClient, TokenProvider
 
 ENTITY_REF = "api:default/petstore"
 ENTITY_NAME = "petstore"
@@ -141,3 +151,75 @@ def desired_mock(
         secondaries=tuple(secondaries),
         fingerprint=fingerprint,
     )
+
+
+# -- local Microcks-compatible server -----------------------------------------------------------
+
+CLIENT_ID = "microcks-serviceaccount"
+SECRET = "test-secret-never-printed-7f3a"
+IN_PROCESS_URL = "http://testserver"  # the host Starlette's TestClient answers for
+
+
+def server_config(
+    *, auth: bool = True, roles: tuple[str, ...] = ("user", "manager")
+) -> ServerConfig:
+    return ServerConfig(
+        auth_enabled=auth, clients={CLIENT_ID: (SECRET, list(roles))}, faults_enabled=True
+    )
+
+
+@dataclass
+class Microcks:
+    """A local server plus a pipeline client pointed at it."""
+
+    app: Starlette  # .state.store, .state.faults, .state.calls
+    client: MicrocksClient
+    get: Callable[[str], httpx.Response]  # GET an absolute mock URL the way a consumer would
+
+    def uploads(self) -> list[str]:
+        """The mainArtifact query of every upload the server received, in order."""
+        return [c.query for c in self.app.state.calls.calls(path_prefix="/api/artifact/upload")]
+
+
+def in_process(
+    *,
+    auth: bool = True,
+    roles: tuple[str, ...] = ("user", "manager"),
+    secret: str = SECRET,
+    mount: str = "",
+) -> Microcks:
+    """The server as an ASGI app in this process (no socket), optionally under a path prefix."""
+    app = create_app(server_config(auth=auth, roles=roles))
+    # Under a prefix, Keycloak stays at the host root (the server advertises `<host>/auth`).
+    served = Starlette(routes=[Mount(mount, app=app), Mount("", app=app)]) if mount else app
+    http = TestClient(served, base_url=IN_PROCESS_URL)
+    # TestClient is an httpx.Client; its transport runs the ASGI app synchronously.
+    transport = http._transport
+    base = IN_PROCESS_URL + mount
+    tokens = TokenProvider(base, CLIENT_ID, secret, transport=transport) if auth else None
+    client = MicrocksClient(base, token_provider=tokens, transport=transport)
+    return Microcks(app, client, http.get)
+
+
+@contextmanager
+def over_http(
+    *, auth: bool = True, timeout: float = 10.0, roles: tuple[str, ...] = ("user", "manager")
+) -> Iterator[Microcks]:
+    """The server on a real 127.0.0.1 socket (uvicorn), with a client using plain httpx."""
+    with running_server(server_config(auth=auth, roles=roles)) as server:
+        tokens = TokenProvider(server.base_url, CLIENT_ID, SECRET) if auth else None
+        client = MicrocksClient(server.base_url, token_provider=tokens, timeout=timeout)
+        with httpx.Client(timeout=10.0) as consumer:
+            try:
+                yield Microcks(server.app, client, consumer.get)
+            finally:
+                client.close()
+
+
+def upload_foreign(m: Microcks, name: str, version: str) -> None:
+    """A service that is not ours (or is, by its version), uploaded as Microcks would receive it."""
+    m.client.upload(f"{name}-{version}.yaml", openapi_main(name, version).encode(), main=True)
+
+
+def versions_in(m: Microcks) -> set[tuple[str, str]]:
+    return {(s.name, s.version) for s in m.app.state.store.services()}
