@@ -175,6 +175,7 @@ class Microcks:
     app: Starlette  # .state.store, .state.faults, .state.calls
     client: MicrocksClient
     get: Callable[[str], httpx.Response]  # GET an absolute mock URL the way a consumer would
+    transport: httpx.BaseTransport | None = None  # in-process only: reaches the same app
 
     def uploads(self) -> list[str]:
         """The mainArtifact query of every upload the server received, in order."""
@@ -198,7 +199,7 @@ def in_process(
     base = IN_PROCESS_URL + mount
     tokens = TokenProvider(base, CLIENT_ID, secret, transport=transport) if auth else None
     client = MicrocksClient(base, token_provider=tokens, transport=transport)
-    return Microcks(app, client, http.get)
+    return Microcks(app, client, http.get, transport)
 
 
 @contextmanager
