@@ -201,3 +201,11 @@ def test_running_server_serves_real_http_and_stops_on_exit():
     assert mock.json()["name"] == "Millefeuille"
     with pytest.raises(httpx.ConnectError):
         httpx.get(base_url + "/api/keycloak/config", timeout=2)
+
+
+def test_running_server_on_a_busy_port_fails_with_a_clear_error(server):
+    port = int(server.base_url.rsplit(":", 1)[1])
+
+    with pytest.raises(RuntimeError, match="could not start"):
+        with running_server(ServerConfig(auth_enabled=False), port=port):
+            pass

@@ -246,3 +246,33 @@ def test_service_created_from_examples_only_breaks_its_mocks_like_microcks():
 
     assert answer.status_code == 500
     assert json.loads(answer.text)["status"] == 500
+
+
+def test_unknown_service_text_shows_the_name_as_given_with_plus(pastry):
+    answer = pastry.get("/rest/No+Such/1/x")
+
+    assert answer.text == "The service No+Such with version 1 does not exist!"
+
+
+def test_dispatcher_the_server_cannot_evaluate_answers_the_null_criteria_400(pastry):
+    # SCRIPT (Groovy) is not run here: no criteria, like a Microcks script that returns nothing.
+    metadata = pastry_metadata().replace("dispatcher: FALLBACK", "dispatcher: SCRIPT")
+    pastry.upload(metadata, "pastry-metadata.yaml", main=False)
+
+    answer = pastry.get(f"{BASE}/pastry/Millefeuille")
+
+    assert (answer.status_code, answer.text) == (400, "The response null does not exist!")
+
+
+def test_operation_whose_examples_have_no_criteria_serves_them_whatever_the_dispatcher():
+    client = open_client()
+    document = pastry_openapi().replace(
+        "  /health:\n    get:\n",
+        "  /health:\n    get:\n      x-microcks-operation:\n        dispatcher: SCRIPT\n"
+        "        dispatcherRules: 'return \"up\"'\n",
+    )
+    client.upload(document, "pastry.yaml")
+
+    answer = client.get(f"{BASE}/health")
+
+    assert (answer.status_code, answer.text) == (200, "UP")

@@ -447,3 +447,58 @@ def test_file_at_the_size_limit_is_accepted():
     answer = client.upload(document, "exact.yaml")
 
     assert answer.status_code == 201
+
+
+def test_yaml_alias_bomb_is_refused_like_snakeyaml_and_stores_nothing():
+    client = open_client()
+    lines = ["openapi: 3.0.0", "info: {title: Bomb, version: '1'}", "a0: &a0 [x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}]" for i in range(1, 40)]
+
+    answer = client.upload("\n".join(lines) + "\n", "bomb.yaml")
+
+    assert (answer.status_code, answer.text) == (400, "JSON spec file parsing error")
+    assert client.get("/api/services/count").json() == {"counter": 0}
+
+
+def test_x_microcks_operation_sets_dispatcher_delay_and_constraints_at_import():
+    client = open_client()
+    document = pastry_openapi().replace(
+        "  /health:\n    get:\n",
+        """  /health:
+    get:
+      x-microcks-operation:
+        delay: 30
+        dispatcher: QUERY_HEADER
+        dispatcherRules: x-region
+        parameterConstraints:
+          - {name: x-region, in: header, required: true, recopy: true}
+""",
+    )
+
+    client.upload(document, "pastry.yaml")
+
+    operation = _operation(_service(client), "GET /health")
+    assert (operation["dispatcher"], operation["dispatcherRules"]) == ("QUERY_HEADER", "x-region")
+    assert operation["defaultDelay"] == 30
+    assert operation["resourcePaths"] == ["/health"]
+    assert operation["parameterConstraints"] == [
+        {"name": "x-region", "in": "header", "required": True, "recopy": True}
+    ]
+
+
+def test_x_microcks_operation_with_an_unknown_parameter_location_fails_the_import():
+    client = open_client()
+    document = pastry_openapi().replace(
+        "  /health:\n    get:\n",
+        """  /health:
+    get:
+      x-microcks-operation:
+        parameterConstraints:
+          - {name: x, in: somewhere}
+""",
+    )
+
+    answer = client.upload(document, "pastry.yaml")
+
+    assert answer.status_code == 500  # Java: ParameterLocation.valueOf throws
+    assert client.get("/api/services/count").json() == {"counter": 0}

@@ -10,6 +10,7 @@ from starlette.requests import ClientDisconnect
 from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Message
 
 from .config import MAX_REQUEST_BYTES
 from .errors import spring_error
@@ -69,9 +70,15 @@ async def upload_artifact(request: HttpRequest) -> Response:
                 return spring_error(413, path)
     except ClientDisconnect:
         return Response(status_code=400)
-    request._body = bytes(body)  # Starlette re-reads the cached body for form parsing
+    payload = bytes(body)
+
+    async def replay() -> Message:
+        return {"type": "http.request", "body": payload, "more_body": False}
+
+    # The body was read once (to cap its size); parse the form from that copy.
+    form_request = HttpRequest(request.scope, replay)
     try:
-        async with request.form(max_files=10, max_fields=100) as form:
+        async with form_request.form(max_files=10, max_fields=100) as form:
             files = form.getlist("file")
             fields = form.getlist("mainArtifact")
             main_value = request.query_params.get("mainArtifact")

@@ -13,8 +13,31 @@ class ParseError(Exception):
     """The text is not a JSON/YAML document Jackson would read."""
 
 
+MAX_COLLECTION_ALIASES = 50  # SnakeYAML's LoaderOptions default, which Jackson's YAML mapper uses
+MAX_NODES = 2_000_000
+
+
 class _JacksonLikeLoader(yaml.SafeLoader):
-    """SafeLoader without the YAML 1.1 extras Jackson's YAML mapper does not apply."""
+    """SafeLoader without the YAML 1.1 extras Jackson's YAML mapper does not apply.
+
+    Like SnakeYAML it refuses more than 50 aliases to collections (the "billion laughs").
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._collection_aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            anchored = self.anchors.get(self.peek_event().anchor)
+            if isinstance(anchored, (yaml.MappingNode, yaml.SequenceNode)):
+                self._collection_aliases += 1
+                if self._collection_aliases > MAX_COLLECTION_ALIASES:
+                    raise ParseError(
+                        "Number of aliases for non-scalar nodes exceeds the specified max="
+                        f"{MAX_COLLECTION_ALIASES}"
+                    )
+        return super().compose_node(parent, index)
 
 
 # Jackson's YAML parser leaves timestamps as text and only knows true/false as booleans.
@@ -65,14 +88,23 @@ def load_yaml(text: str) -> Any:
         raise ParseError(str(exc)) from exc
 
 
-def _normalise(node: Any, depth: int = 0) -> Any:
-    if depth > 200:
-        raise ParseError("document nested too deeply")
-    if isinstance(node, dict):
-        return {as_text(key): _normalise(value, depth + 1) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_normalise(value, depth + 1) for value in node]
-    return node
+def _normalise(node: Any) -> Any:
+    """Keys as text (Jackson field names); bounded depth and size."""
+    budget = [MAX_NODES]
+
+    def walk(value: Any, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ParseError("document too large")
+        if depth > 500:
+            raise ParseError("document nested too deeply")
+        if isinstance(value, dict):
+            return {as_text(key): walk(item, depth + 1) for key, item in value.items()}
+        if isinstance(value, list):
+            return [walk(item, depth + 1) for item in value]
+        return value
+
+    return walk(node, 0)
 
 
 class _Missing:

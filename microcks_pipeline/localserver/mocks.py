@@ -45,17 +45,18 @@ async def serve_mock(request: HttpRequest, store: Store) -> HttpResponse:
     segments = raw.split("/", 2)
     if len(segments) < 2 or not segments[0] or not segments[1]:
         return spring_error(404, request.url.path)
-    service_name = unquote(segments[0])
+    # Spring decodes path variables but leaves `+`; its 404 text shows the name as given.
+    shown_name = unquote(segments[0])
     version = unquote(segments[1])
     resource_path = ("/" + segments[2]) if len(segments) > 2 else ""
     # A `+` in the path stands for a space, as in Microcks' extractResourcePath.
     resource_path = resource_path.replace("+", "%20")
-    service_name = service_name.replace("+", " ")
+    service_name = shown_name.replace("+", " ")
 
     snapshot = store.snapshot_by_name(service_name, version)
     if snapshot is None:
         return _plain(
-            f"The service {service_name} with version {version} does not exist!", 404, request
+            f"The service {shown_name} with version {version} does not exist!", 404, request
         )
     try:
         operation = _find_operation(snapshot.service, request.method, resource_path)
@@ -241,7 +242,8 @@ async def _invoke(
         response = _by_media_type([r for r in responses if r.name == fallback.fallback], request)
     if response is None:
         if dispatcher is not None:
-            return _plain(f"The response {criteria} does not exist!", 400, request)
+            shown = "null" if criteria is None else criteria  # Java prints a null as "null"
+            return _plain(f"The response {shown} does not exist!", 400, request)
         response = _by_media_type(responses, request)
     if response is None:
         return HttpResponse(status_code=400)

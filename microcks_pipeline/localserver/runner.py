@@ -43,7 +43,14 @@ def running_server(
             app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
         )
     )
-    thread = threading.Thread(target=server.run, name="microcks-localserver", daemon=True)
+
+    def run() -> None:
+        try:
+            server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind; reported below
+            pass
+
+    thread = threading.Thread(target=run, name="microcks-localserver", daemon=True)
     thread.start()
     while not server.started:
         if not thread.is_alive():
