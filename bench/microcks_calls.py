@@ -1,0 +1,199 @@
+"""Benchmark: Microcks calls and time to reconcile one changed mock, whatever Microcks holds.
+
+Starts the local Microcks-compatible server on 127.0.0.1 (real HTTP, Keycloak-style tokens), then
+for each size (0 and --services unrelated services already in Microcks) reconciles one changed
+mock with two secondaries (APIExamples + APIMetadata) --rounds times and prints the Microcks
+calls per reconcile and the median time, with the ratio against the 0-service baseline measured
+in the same run; also the time without the local server's own in-memory store work (its
+import copies the whole store, where Microcks does an indexed lookup). Target: the same call count (1 lookup + 1 main + 2 secondaries + 1 read-back)
+at every size. Usage: python bench/microcks_calls.py [--services 5000] [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+from microcks_pipeline.desired import Artifact, DesiredMock
+from microcks_pipeline.identity import service_version
+from microcks_pipeline.localserver import ServerConfig, running_server
+from microcks_pipeline.microcks import MicrocksClient, TokenProvider
+from microcks_pipeline.reconcile import reconcile_entity
+
+ENTITY_REF = "api:default/orders"
+ENTITY_NAME = "orders"
+CLIENT_ID = "microcks-serviceaccount"
+SECRET = "bench-only-secret"
+
+MAIN = """openapi: 3.0.2
+info:
+  title: {name}
+  version: {version}
+paths:
+  /orders/{{id}}:
+    get:
+      parameters:
+        - name: id
+          in: path
+          required: true
+          schema: {{type: string}}
+          examples:
+            first: {{value: "1"}}
+      responses:
+        "200":
+          description: an order
+          content:
+            application/json:
+              examples:
+                first: {{value: {{id: "1", round: {round}}}}}
+"""
+EXAMPLES = """apiVersion: mocks.microcks.io/v1alpha1
+kind: APIExamples
+metadata: {{name: {name}, version: {version}}}
+operations:
+  'GET /orders/{{id}}':
+    second:
+      request: {{parameters: {{id: "2"}}}}
+      response: {{status: 200, mediaType: application/json, body: {{id: "2", round: {round}}}}}
+"""
+METADATA = """apiVersion: mocks.microcks.io/v1alpha1
+kind: APIMetadata
+metadata: {{name: {name}, version: {version}}}
+operations:
+  'GET /orders/{{id}}':
+    dispatcher: FALLBACK
+    dispatcherRules: '{{"dispatcher": "URI_PARTS", "dispatcherRules": "id", "fallback": "first"}}'
+"""
+
+
+def _artifact(role: str, kind: str, name: str, text: str) -> Artifact:
+    content = text.encode()
+    return Artifact(role, kind, f"./{name}", name, content, hashlib.sha256(content).hexdigest())  # type: ignore[arg-type]
+
+
+def changed_mock(round_: int) -> DesiredMock:
+    """The entity's `default` mock, stamped, with content that differs every round."""
+    version = service_version(ENTITY_REF, "default")
+    fields = {"name": ENTITY_NAME, "version": version, "round": round_}
+    main = _artifact("main", "openapi", "default--openapi.yaml", MAIN.format(**fields))
+    secondaries = (
+        _artifact("secondary", "examples", "default--examples.yaml", EXAMPLES.format(**fields)),
+        _artifact("secondary", "metadata", "default--metadata.yaml", METADATA.format(**fields)),
+    )
+    return DesiredMock(
+        ENTITY_REF, "default", ENTITY_NAME, version, False, main, secondaries, f"round-{round_}"
+    )
+
+
+def seed_unrelated(store, count: int) -> None:  # type: ignore[no-untyped-def]
+    """Fill the server's store with `count` unrelated services without `count` HTTP uploads.
+
+    One real import gives a template; copies are put straight into the store (an upload per
+    service would only measure the seeding).
+    """
+    if count == 0:
+        return
+    template_doc = MAIN.format(name="unrelated-template", version="1.0.0", round=0)
+    store.import_artifact(template_doc.encode(), "template.yaml", True)
+    template = next(s for s in store.services() if s.name == "unrelated-template")
+    with store._lock:  # noqa: SLF001 - bench-only bulk seeding of the local server
+        store.delete(template.id)
+        for i in range(count):
+            service = copy.deepcopy(template)
+            service.id = f"{i:024x}"
+            service.name = f"unrelated-{i:05d}"
+            # Some look like ours (same name prefix, our version scheme) without being ours.
+            service.version = f"bk-{i:016x}-default" if i % 10 == 0 else "1.0.0"
+            store._services[service.id] = service  # noqa: SLF001
+
+
+class StoreTimer:
+    """Times the local server's own store work, to separate it from the pipeline's cost."""
+
+    def __init__(self, store) -> None:  # type: ignore[no-untyped-def]
+        self.seconds = 0.0
+        for name in ("import_artifact", "search", "snapshot", "delete"):
+            setattr(store, name, self._timed(getattr(store, name)))
+
+    def _timed(self, method):  # type: ignore[no-untyped-def]
+        def run(*args, **kwargs):  # type: ignore[no-untyped-def]
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        return run
+
+
+@dataclass(frozen=True)
+class Row:
+    services: int
+    calls: tuple[int, ...]
+    median_seconds: float
+    median_outside_store: float  # minus the local server's in-memory store work
+
+
+def measure(services: int, rounds: int) -> Row:
+    config = ServerConfig(auth_enabled=True, clients={CLIENT_ID: (SECRET, ["user", "manager"])})
+    with running_server(config) as server:
+        store = server.app.state.store
+        seed_unrelated(store, services)
+        timer = StoreTimer(store)
+        tokens = TokenProvider(server.base_url, CLIENT_ID, SECRET)
+        with MicrocksClient(server.base_url, token_provider=tokens) as client:
+            # Round 0 creates the mock and warms the token; later rounds change it.
+            first = reconcile_entity(client, ENTITY_REF, ENTITY_NAME, upsert=[changed_mock(0)])
+            assert first.failed == (), first.failed
+            calls: list[int] = []
+            seconds: list[float] = []
+            outside: list[float] = []
+            for round_ in range(1, rounds + 1):
+                timer.seconds = 0.0
+                start = time.perf_counter()
+                result = reconcile_entity(
+                    client, ENTITY_REF, ENTITY_NAME, upsert=[changed_mock(round_)]
+                )
+                elapsed = time.perf_counter() - start
+                assert [o.action for o in result.outcomes] == ["updated"], result.outcomes
+                calls.append(result.calls)
+                seconds.append(elapsed)
+                outside.append(elapsed - timer.seconds)
+    return Row(services, tuple(calls), statistics.median(seconds), statistics.median(outside))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    rows = [measure(size, args.rounds) for size in (0, args.services)]
+
+    base = rows[0]
+    print(f"reconcile of 1 changed mock (main + 2 secondaries), median of {args.rounds} rounds")
+    print(
+        f"{'unrelated':>10} {'calls':>6} {'median ms':>10} {'x baseline':>11} "
+        f"{'ms w/o server store':>20} {'x baseline':>11}"
+    )
+    for row in rows:
+        calls = sorted(set(row.calls))
+        shown = str(calls[0]) if len(calls) == 1 else f"{calls[0]}-{calls[-1]}"
+        print(
+            f"{row.services:>10} {shown:>6} {row.median_seconds * 1000:>10.1f} "
+            f"{row.median_seconds / base.median_seconds:>10.2f}x "
+            f"{row.median_outside_store * 1000:>20.1f} "
+            f"{row.median_outside_store / base.median_outside_store:>10.2f}x"
+        )
+    same = {c for row in rows for c in row.calls} == {base.calls[0]}
+    print(f"call count independent of the service count: {'yes' if same else 'NO'}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
