@@ -1,13 +1,13 @@
 """Benchmark: Microcks calls and time to reconcile one changed mock, whatever Microcks holds.
 
-Starts the local Microcks-compatible server on 127.0.0.1 (real HTTP, Keycloak-style tokens), then
-for each size (0 and --services unrelated services already in Microcks) reconciles one changed
-mock with two secondaries (APIExamples + APIMetadata) --rounds times and prints the Microcks
-calls per reconcile and the median time, with the ratio against the 0-service baseline measured
-in the same run; also the time without the local server's own in-memory store work (its
-import copies the whole store, where Microcks does an indexed lookup). Target: the same call count (1 lookup + 1 main + 2 secondaries + 1 read-back)
-at every size. Usage: python bench/microcks_calls.py [--services 5000] [--rounds 7]
-"""
+Starts the local Microcks-compatible server on 127.0.0.1 (real HTTP, Keycloak-style tokens),
+then for each size (0 and --services unrelated services already in Microcks) reconciles one
+changed mock with two secondaries (APIExamples + APIMetadata) --rounds times, and prints the
+Microcks calls per reconcile and the median time, with the ratio against the 0-service baseline
+measured in the same run; also the time without the local server's own in-memory store work
+(its import copies the whole store, where Microcks does an indexed lookup). Target: the same
+call count (1 lookup + 1 main + 2 secondaries + 1 read-back) at every size.
+Usage: python bench/microcks_calls.py [--services 5000] [--rounds 7]"""
 
 from __future__ import annotations
 
