@@ -215,6 +215,7 @@ class ArtifactReader:
         self._transport = transport
         self._client: httpx.Client | None = None
         self._tokens = {h.lower(): t for h, t in policy.host_tokens.items()}
+        self._real_roots: dict[str, str] = {}
 
     def __enter__(self) -> ArtifactReader:
         return self
@@ -299,20 +300,24 @@ class ArtifactReader:
     def _read_file(self, source: Source) -> bytes:
         assert source.path is not None and source.root is not None
         shown = source.location
-        real = os.path.realpath(source.path)
-        if not _inside(real, os.path.realpath(source.root)):
-            raise ArtifactPolicyError(
-                f"artifact path {shown!r} refused: a symlink leads outside the repository"
-            )
+        root = self._real_root(source.root)
+        flags = os.O_RDONLY | os.O_NONBLOCK  # O_NONBLOCK: opening a FIFO must not hang
         try:
-            # O_NONBLOCK: opening a FIFO must not hang; O_NOFOLLOW: the checked path is final
-            fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+            # Fast path: open what was named (no final symlink) and ask the kernel where the
+            # opened file really is; checking the open file itself leaves no race to exploit.
+            fd = os.open(source.path, flags | _NOFOLLOW)
         except (FileNotFoundError, NotADirectoryError):
             raise ConfigError(f"artifact not found: {shown}") from None
         except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise ArtifactPolicyError(f"artifact path {shown!r} refused: symlink") from None
-            raise TransientError(f"cannot read artifact {shown}: {exc.strerror}") from None
+            if exc.errno != errno.ELOOP:
+                raise TransientError(f"cannot read artifact {shown}: {exc.strerror}") from None
+            fd = self._open_resolved(source, root, flags)
+        real = _opened_path(fd) or os.path.realpath(source.path)
+        if not _inside(real, root):
+            os.close(fd)
+            raise ArtifactPolicyError(
+                f"artifact path {shown!r} refused: a symlink leads outside the repository"
+            )
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
@@ -336,6 +341,30 @@ class ArtifactReader:
             raise TransientError(f"cannot read artifact {shown}: {exc.strerror}") from None
         finally:
             os.close(fd)
+
+    def _real_root(self, root: str | os.PathLike[str]) -> str:
+        key = os.fspath(root)
+        real = self._real_roots.get(key)
+        if real is None:
+            real = self._real_roots[key] = os.path.realpath(key)
+        return real
+
+    def _open_resolved(self, source: Source, root: str, flags: int) -> int:
+        """Slow path for a symlinked file: resolve it, check it, open the final path."""
+        shown = source.location
+        real = os.path.realpath(source.path)  # type: ignore[arg-type]
+        if not _inside(real, root):
+            raise ArtifactPolicyError(
+                f"artifact path {shown!r} refused: a symlink leads outside the repository"
+            )
+        try:
+            return os.open(real, flags | _NOFOLLOW)
+        except (FileNotFoundError, NotADirectoryError):
+            raise ConfigError(f"artifact not found: {shown}") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ArtifactPolicyError(f"artifact path {shown!r} refused: symlink") from None
+            raise TransientError(f"cannot read artifact {shown}: {exc.strerror}") from None
 
     def _http(self) -> httpx.Client:
         if self._client is None:
@@ -382,6 +411,18 @@ class ArtifactReader:
                     f"artifact URL {shown} refused: redirect from https to {safe_url(target)}"
                 )
             url = target
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_FD_LINKS = "/proc/self/fd"
+
+
+def _opened_path(fd: int) -> str | None:
+    """The real path of an open file, from the kernel (Linux); None elsewhere."""
+    try:
+        return os.readlink(f"{_FD_LINKS}/{fd}")
+    except OSError:
+        return None
 
 
 def _inside(path: str, root: str) -> bool:

@@ -1,14 +1,25 @@
-"""The processor: one catalog pass → desired state → status rows. Never calls Microcks."""
+"""The processor: one catalog pass → desired state → status rows. Never calls Microcks.
+
+Fingerprints are content hashes. An entity whose files are all provably unchanged since the last
+pass (filestat: same inode, size, mtime and ctime, not racily fresh; otherwise read again and
+compared byte for byte; URLs are always read again) reuses its desired state,
+and an entity whose desired state and status rows are both as the last pass left them is not
+planned again. That keeps an unchanged tick close to the cost of reading the files.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from microcks_pipeline.artifacts import ArtifactReader
-from microcks_pipeline.catalog.entity import CatalogSource
-from microcks_pipeline.desired import load_entity_desired
-from microcks_pipeline.errors import CatalogUnavailable
+from microcks_pipeline.artifacts import ArtifactReader, Source
+from microcks_pipeline.catalog.entity import CatalogSource, Entity
+from microcks_pipeline.desired import EntityDesired, load_entity_desired
+from microcks_pipeline.errors import CatalogUnavailable, PipelineError
+from microcks_pipeline.filestat import StatKey, stat_key, unchanged
 from microcks_pipeline.plan import plan_changes
 from microcks_pipeline.store import StatusStore
 
@@ -24,29 +35,122 @@ class ProcessResult:
     problems: tuple[str, ...]
 
 
+# (what was read, its bytes, its file path if a file, its filestat key then)
+_Read = tuple[Source, bytes, str | None, StatKey | None]
+
+
+class _RecordingReader:
+    """The reader the loader sees: it remembers each file's bytes so the next pass can prove
+    that nothing the entity depends on changed."""
+
+    def __init__(self, reader: ArtifactReader) -> None:
+        self._reader = reader
+        self.reads: list[_Read] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+    def read(self, source: Source) -> bytes:
+        data = self._reader.read(source)
+        path = os.fspath(source.path) if source.path is not None else None
+        self.reads.append((source, data, path, stat_key(path) if path else None))
+        return data
+
+
+@dataclass
+class _Loaded:
+    entity: Entity
+    reads: list[_Read]
+    desired: EntityDesired
+
+
+@dataclass
+class ScanCache:
+    """What one long-lived processor (a sensor's code server, a benchmark) keeps between passes."""
+
+    loaded: dict[str, _Loaded] = field(default_factory=dict)
+    # ref → (the EntityDesired planned from, its rows as they stood) when the plan was empty.
+    # The object itself is kept (compared with `is`): an id() could be reused after a free.
+    settled: dict[str, tuple[EntityDesired, tuple[Any, ...]]] = field(default_factory=dict)
+
+    def desired(self, entity: Entity, reader: ArtifactReader) -> EntityDesired:
+        hit = self.loaded.get(entity.ref)
+        if hit is not None and hit.entity == entity and _unchanged(reader, hit.reads):
+            return hit.desired
+        recorder = _RecordingReader(reader)
+        desired = load_entity_desired(entity, recorder)  # type: ignore[arg-type]
+        if desired.failures:
+            # A failed read leaves no bytes to compare next time: load it afresh every pass.
+            self.loaded.pop(entity.ref, None)
+        else:
+            self.loaded[entity.ref] = _Loaded(entity, recorder.reads, desired)
+        return desired
+
+
+def _unchanged(reader: ArtifactReader, reads: list[_Read]) -> bool:
+    try:
+        return all(
+            (path is not None and unchanged(path, key)) or reader.read(source) == data
+            for source, data, path, key in reads
+        )
+    except PipelineError:
+        return False
+
+
+def _group(index: Iterator[tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
+    grouped: dict[str, list[Any]] = {}
+    for row in index:
+        grouped.setdefault(row.entity_ref, []).append(row)
+    return {ref: tuple(rows) for ref, rows in grouped.items()}
+
+
 def process_catalog(
     source: CatalogSource,
     reader: ArtifactReader,
     store: StatusStore,
     *,
     now: datetime | None = None,
+    cache: ScanCache | None = None,
 ) -> ProcessResult:
     """List the catalog, load every entity's desired mocks, and record what changed.
 
     A failed listing changes nothing (an entity's absence proves nothing then); an unchanged
     catalog writes no row and no event.
     """
+    cache = cache if cache is not None else ScanCache()
     try:
         snapshot = source.list_entities()
     except CatalogUnavailable as exc:
         return ProcessResult(False, False, (), (), 0, 0, (str(exc),))
 
-    desired = {e.ref: load_entity_desired(e, reader) for e in snapshot.entities}
-    rows = store.rows()
-    plan = plan_changes(snapshot, desired, rows)
-    known = {r.entity_ref for r in rows}
-    planned = plan.entity_refs
-    new_refs = tuple(e.ref for e in snapshot.entities if e.ref not in known and e.ref in planned)
+    rows_by_ref = _group(store.desired_index())
+    listed = {e.ref for e in snapshot.entities}
+    desired: dict[str, EntityDesired] = {}
+    for entity in snapshot.entities:
+        state = cache.desired(entity, reader)
+        rows = rows_by_ref.get(entity.ref, ())
+        settled = cache.settled.get(entity.ref)
+        if settled is None or settled[0] is not state or settled[1] != rows:
+            desired[entity.ref] = state
+    # Rows of planned entities, and of entities that left the listing (their deletes).
+    planned_rows = [
+        row
+        for ref, rows in rows_by_ref.items()
+        if ref in desired or ref not in listed
+        for row in rows
+    ]
+    plan = plan_changes(snapshot, desired, planned_rows)
+    changed = plan.entity_refs
+    for ref, state in desired.items():
+        if ref not in changed:
+            cache.settled[ref] = (state, rows_by_ref.get(ref, ()))
+    for ref in list(cache.settled):
+        if ref in changed or ref not in listed:
+            del cache.settled[ref]
+
+    new_refs = tuple(
+        e.ref for e in snapshot.entities if e.ref not in rows_by_ref and e.ref in changed
+    )
     written = store.upsert_desired(plan.rows, now=now) if plan.rows else 0
     events = store.append_events(plan.events, now=now) if plan.events else 0
     return ProcessResult(

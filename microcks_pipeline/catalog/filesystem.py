@@ -2,9 +2,9 @@
 
 One walk of the root (hidden folders skipped) finds every `catalog-info.yaml` / `.yml`; the
 `kind: Location` documents found there add more files, but only files that resolve inside the
-root (symlinks resolved). Each file is read once per listing and parsed only when its bytes
-changed since the last listing (every tick re-reads the catalog, so parsing is what must be
-saved; reading is the content check itself). A file that cannot be read or
+root (symlinks resolved). A file is parsed only when its bytes changed since the last listing,
+and read again only when filestat cannot prove it unchanged (every tick lists the whole
+catalog, so this is what keeps an unchanged tick cheap). A file that cannot be read or
 parsed, or a document that may be ours but is invalid, makes the snapshot incomplete (nothing
 may be deleted on its account) while every other entity is still listed. Refused targets
 (outside the root, URLs, other types) are recorded as problems but do not make it incomplete:
@@ -22,17 +22,24 @@ from pathlib import Path
 import yaml
 
 from microcks_pipeline.catalog.documents import (
-    ApiDocument,
     location_document,
     managed_api,
     normalize_ref,
 )
 from microcks_pipeline.catalog.entity import CatalogSnapshot, Entity, EntityLocation
 from microcks_pipeline.errors import ConfigError
+from microcks_pipeline.filestat import StatKey, stat_key, unchanged
 from microcks_pipeline.yamlio import YamlError, compose_all, construct
 
 CATALOG_FILE_NAMES = frozenset({"catalog-info.yaml", "catalog-info.yml"})
 _GLOB_CHARS = frozenset("*?[")
+
+
+# What one document of a file contributes to a listing, replayed while the file is unchanged:
+# ("entity", Entity, where) | ("follow", (type, targets), where) | ("fail", message, "").
+# Paths are plain strings here: this loop runs once per catalog file on every tick.
+_Outcome = tuple[str, object, str]
+_Parsed = tuple[StatKey | None, bytes, list[_Outcome]]
 
 
 class FilesystemCatalog:
@@ -49,7 +56,7 @@ class FilesystemCatalog:
         self.max_file_bytes = max_file_bytes
         self.cache_seconds = cache_seconds
         self._cached: tuple[float, CatalogSnapshot] | None = None
-        self._parsed: dict[Path, tuple[bytes, list[_Outcome]]] = {}
+        self._parsed: dict[str, _Parsed] = {}
 
     def list_entities(self) -> CatalogSnapshot:
         scan = _Scan(self.root.resolve(), self.max_file_bytes, self._parsed)
@@ -73,12 +80,6 @@ class FilesystemCatalog:
         return None
 
 
-# What one document of a file contributes to a listing, replayed when the file is unchanged.
-_Outcome = tuple[
-    str, object, str
-]  # ("entity", ApiDocument, where) | ("follow", (type, targets, path), where) | ("fail", msg, "")
-
-
 class _Scan:
     """One listing: a queue of files, each read once, and what was found in them."""
 
@@ -86,10 +87,10 @@ class _Scan:
         self,
         root: Path,
         max_file_bytes: int,
-        previous: dict[Path, tuple[bytes, list[_Outcome]]] | None = None,
+        previous: dict[str, _Parsed] | None = None,
     ) -> None:
         self.previous = previous or {}
-        self.parsed: dict[Path, tuple[bytes, list[_Outcome]]] = {}
+        self.parsed: dict[str, _Parsed] = {}
         self.root = root
         self.max_file_bytes = max_file_bytes
         self.location = str(root)
@@ -97,8 +98,8 @@ class _Scan:
         self.first_seen: dict[str, str] = {}
         self.problems: list[str] = []
         self.complete = True
-        self.queued: set[Path] = set()
-        self.queue: deque[Path] = deque()
+        self.queued: set[str] = set()
+        self.queue: deque[str] = deque()
 
     def run(self) -> CatalogSnapshot:
         if not self.root.is_dir():
@@ -114,18 +115,18 @@ class _Scan:
             problems=tuple(self.problems),
         )
 
-    def _walk(self) -> list[tuple[Path, bool]]:
+    def _walk(self) -> list[tuple[str, bool]]:
         """Catalog files in sorted depth-first order; `trusted` when the walk itself proves the
         file is inside the root (not a symlink, reached through real folders only)."""
-        found: list[tuple[Path, bool]] = []
+        found: list[tuple[str, bool]] = []
         stack = [str(self.root)]
         while stack:
             folder = stack.pop()
             try:
                 # Sorted, so "first definition wins" means the same file on every tick.
-                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+                entries = sorted(os.scandir(folder), key=_entry_name)
             except OSError as exc:
-                self._fail(f"{self._show(Path(folder))}: cannot be listed: {exc.strerror}")
+                self._fail(f"{self._show(folder)}: cannot be listed: {exc.strerror}")
                 continue
             subfolders = []
             for entry in entries:
@@ -133,18 +134,19 @@ class _Scan:
                     if not entry.name.startswith("."):
                         subfolders.append(entry.path)
                 elif entry.name in CATALOG_FILE_NAMES:
-                    found.append((Path(entry.path), not entry.is_symlink()))
+                    found.append((entry.path, not entry.is_symlink()))
             stack.extend(reversed(subfolders))
         return found
 
-    def _enqueue(self, path: Path, *, referrer: str | None, trusted: bool = False) -> None:
+    def _enqueue(self, path: str | Path, *, referrer: str | None, trusted: bool = False) -> None:
         """Queue a file once; `referrer` is the `file:line` of the Location that named it."""
         if trusted:
+            assert isinstance(path, str)
             if path not in self.queued:
                 self.queued.add(path)
                 self.queue.append(path)
             return
-        resolved = path.resolve()
+        resolved = Path(path).resolve()
         what = f"{referrer}: Location target {self._show(path)!r}" if referrer else self._show(path)
         if not resolved.is_relative_to(self.root):
             self.problems.append(f"{what}: refused, it resolves outside the catalog root")
@@ -153,14 +155,14 @@ class _Scan:
             # Its entities are unknown (deleted file, or a typo): nothing may be deleted.
             self._fail(f"{what}: not a readable file")
             return
-        if resolved not in self.queued:
-            self.queued.add(resolved)
-            self.queue.append(resolved)
+        if str(resolved) not in self.queued:
+            self.queued.add(str(resolved))
+            self.queue.append(str(resolved))
 
-    def _show(self, path: Path) -> str:
+    def _show(self, path: str | Path) -> str:
         """A path for messages: relative to the root when it is inside."""
         try:
-            return path.relative_to(self.root).as_posix()
+            return Path(path).relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
 
@@ -168,43 +170,48 @@ class _Scan:
         self.complete = False
         self.problems.append(message)
 
-    def _read_file(self, path: Path) -> None:
-        shown = self._show(path)
-        try:
-            with path.open("rb") as fh:
-                data = fh.read(self.max_file_bytes + 1)
-        except OSError as exc:
-            self._fail(f"{shown}: cannot be read: {exc.strerror or type(exc).__name__}")
-            return
+    def _read_file(self, path: str) -> None:
         cached = self.previous.get(path)
-        if cached is not None and cached[0] == data:
-            outcomes = cached[1]
+        if cached is not None and unchanged(path, cached[0]):
+            self.parsed[path] = cached
+            outcomes = cached[2]
         else:
-            outcomes = _parse_file(data, path, shown, self.max_file_bytes)
-        self.parsed[path] = (data, outcomes)
-        location = EntityLocation("file", str(path), repo_root=self.location)
+            shown = self._show(path)
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read(self.max_file_bytes + 1)
+            except OSError as exc:
+                self._fail(f"{shown}: cannot be read: {exc.strerror or type(exc).__name__}")
+                return
+            key = stat_key(path)
+            if cached is not None and cached[1] == data:
+                outcomes = cached[2]
+            else:
+                location = EntityLocation("file", path, repo_root=self.location)
+                outcomes = _parse_file(data, location, shown, self.max_file_bytes)
+            self.parsed[path] = (key, data, outcomes)
         for kind, value, where in outcomes:
             if kind == "entity":
-                self._add(value, location, where)  # type: ignore[arg-type]
+                self._add(value, where)  # type: ignore[arg-type]
             elif kind == "follow":
                 loc_type, targets = value  # type: ignore[misc]
                 self._follow(loc_type, targets, path, where)
             else:
                 self._fail(str(value))
 
-    def _add(self, api: ApiDocument, location: EntityLocation, where: str) -> None:
-        ref = api.ref
+    def _add(self, entity: Entity, where: str) -> None:
+        ref = entity.ref
         if ref in self.entities:
             self.problems.append(
                 f"{where}: {ref} is defined again (first in {self.first_seen[ref]}); "
                 "this definition is ignored"
             )
             return
-        self.entities[ref] = api.entity(location)
+        self.entities[ref] = entity
         self.first_seen[ref] = where
 
     def _follow(
-        self, loc_type: str | None, targets: tuple[str, ...], path: Path, where: str
+        self, loc_type: str | None, targets: tuple[str, ...], path: str, where: str
     ) -> None:
         for target in targets:
             kind = loc_type or ("url" if "://" in target else "file")
@@ -214,7 +221,7 @@ class _Scan:
                     "only file targets inside the catalog root are followed"
                 )
                 continue
-            pattern = path.parent / target
+            pattern = Path(path).parent / target
             if _GLOB_CHARS.isdisjoint(target):
                 self._enqueue(pattern, referrer=where)
                 continue
@@ -226,7 +233,13 @@ class _Scan:
                 self._enqueue(match, referrer=where)
 
 
-def _parse_file(data: bytes, path: Path, shown: str, max_bytes: int) -> list[_Outcome]:
+def _entry_name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
+def _parse_file(
+    data: bytes, location: EntityLocation, shown: str, max_bytes: int
+) -> list[_Outcome]:
     """What a file's documents contribute, independent of the rest of the listing."""
     try:
         nodes = compose_all(data, max_bytes=max_bytes)
@@ -252,7 +265,7 @@ def _parse_file(data: bytes, path: Path, shown: str, max_bytes: int) -> list[_Ou
             outcomes.append(("fail", f"{shown}:{at}: {exc}", ""))
             continue
         if api is not None:
-            outcomes.append(("entity", api, f"{shown}:{line}"))
+            outcomes.append(("entity", api.entity(location), f"{shown}:{line}"))
     return outcomes
 
 

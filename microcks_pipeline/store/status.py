@@ -231,6 +231,29 @@ class StatusStore:
         with self._tx(write=False) as conn:
             return [_status_row(r) for r in conn.execute(stmt)]
 
+    def desired_index(self) -> list[Row[Any]]:
+        """(id, entity_ref, mock_id, fingerprint_hash, desired_action) of every row: all the
+        processor compares, read without building full StatusRow values."""
+        stmt = sa.select(
+            _t.c.id, _t.c.entity_ref, _t.c.mock_id, _t.c.fingerprint_hash, _t.c.desired_action
+        ).order_by(_t.c.entity_ref, _t.c.mock_id)
+        with self._tx(write=False) as conn:
+            return list(conn.execute(stmt))
+
+    def requeue(self, row_ids: Sequence[int], *, now: datetime | None = None) -> int:
+        """Make settled rows `pending` again, due now (the drift audit found their service
+        changed or gone). Leased rows are left to their run."""
+        if not row_ids:
+            return 0
+        now = _utc(now)
+        stmt = (
+            sa.update(_t)
+            .where(_t.c.id.in_(list(row_ids)), _t.c.status.in_(["completed", "error"]))
+            .values(status="pending", attempts=0, next_attempt_at=None, updated_at=now)
+        )
+        with self._tx() as conn:
+            return conn.execute(stmt).rowcount
+
     def upsert_desired(self, desired: Sequence[DesiredRow], *, now: datetime | None = None) -> int:
         """Record what the catalog wants; returns how many rows were inserted or changed.
 

@@ -1,0 +1,46 @@
+"""The processor's index read and the audit's re-queue, on SQLite and PostgreSQL."""
+
+# ruff: noqa: F811  (fixtures imported from store_fixtures are parameters of the tests)
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from store_fixtures import T0, desired_row, store  # noqa: F401  (pytest fixture)
+
+from microcks_pipeline.store import StatusStore
+
+REF = "api:default/petstore"
+
+
+def test_desired_index_holds_what_the_processor_compares(store: StatusStore) -> None:
+    store.upsert_desired([desired_row(REF, "a"), desired_row(REF, "b")], now=T0)
+
+    index = store.desired_index()
+
+    full = {(r.entity_ref, r.mock_id): r for r in store.rows()}
+    assert [(i.entity_ref, i.mock_id) for i in index] == sorted(full)
+    for item in index:
+        row = full[(item.entity_ref, item.mock_id)]
+        assert (item.id, item.fingerprint_hash, item.desired_action) == (
+            row.id,
+            row.fingerprint_hash,
+            row.desired_action,
+        )
+
+
+def test_requeue_makes_settled_rows_pending_and_leaves_leased_rows_alone(
+    store: StatusStore,
+) -> None:
+    store.upsert_desired([desired_row(REF, "done"), desired_row(REF, "busy")], now=T0)
+    claimed = {r.mock_id: r for r in store.claim(REF, "run-1", now=T0)}
+    store.complete(claimed["done"].id, "run-1", claimed["done"].fingerprint_hash, now=T0)
+
+    later = T0 + timedelta(minutes=1)
+    changed = store.requeue([claimed["done"].id, claimed["busy"].id], now=later)
+
+    rows = {r.mock_id: r for r in store.rows(REF)}
+    assert changed == 1
+    assert rows["done"].status == "pending" and rows["done"].next_attempt_at is None
+    assert rows["busy"].status == "leased" and rows["busy"].lease_owner == "run-1"
+    assert store.requeue([], now=later) == 0
