@@ -58,7 +58,7 @@ def microcks_services(
             reader=reader,
             store=status_store.store(),
             client=client,
-            owner=context.run_id,
+            owner=context.run.run_id,
             force=is_forced(context.run.tags),
         )
     if not result.ok:

@@ -3,7 +3,7 @@
 import dagster as dg
 import httpx
 
-from microcks_pipeline.defs.partitions import entity_partitions, entity_ref_of
+from microcks_pipeline.defs.partitions import entity_ref_of
 from microcks_pipeline.defs.probe import probe
 from microcks_pipeline.defs.resources import MicrocksResource, StatusStoreResource
 from microcks_pipeline.errors import PipelineError
@@ -11,7 +11,6 @@ from microcks_pipeline.errors import PipelineError
 
 @dg.asset_check(
     asset="microcks_services",
-    partitions_def=entity_partitions,
     blocking=False,
     description="Each synced mock answers one of its examples as the example says.",
 )

@@ -54,7 +54,7 @@ def delete_entity_services(
             reader=reader,
             store=status_store.store(),
             client=client,
-            owner=context.run_id,
+            owner=context.run.run_id,
             force=is_forced(context.run.tags),
         )
     if not result.ok:
@@ -89,7 +89,7 @@ def sync_entities(
                     reader=reader,
                     store=store,
                     client=client,
-                    owner=context.run_id,
+                    owner=context.run.run_id,
                     force=force,
                 )
             except MicrocksDown as exc:

@@ -1,0 +1,172 @@
+"""A real world for the Dagster tests: sample catalog copy, local Microcks over HTTP, SQLite
+status store, temporary Dagster instance; sensor ticks and requested runs executed for real."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import dagster as dg
+import httpx
+
+from microcks_pipeline.definitions import defs
+from microcks_pipeline.defs.partitions import entity_partitions, entity_ref_of
+from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
+from microcks_pipeline.localserver import DEFAULT_CLIENT_ID, RunningServer, ServerConfig
+from microcks_pipeline.localserver import running_server as _running_server
+from microcks_pipeline.store import StatusStore
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_CATALOG = REPO / "examples" / "catalog"
+CLIENT_SECRET = "test-client-secret-do-not-leak"
+MANAGED = {
+    "api:default/petstore",
+    "api:default/orders-api",
+    "api:default/payments-api",
+    "api:default/users-api",
+}
+
+
+@dataclass
+class World:
+    catalog_dir: Path
+    db_url: str
+    server: RunningServer
+    instance: dg.DagsterInstance
+    microcks: MicrocksResource
+    catalog: CatalogResource | None = None  # default: the copied sample folder
+    status_store: StatusStoreResource = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.catalog is None:
+            self.catalog = CatalogResource(root=str(self.catalog_dir))
+        self.status_store = StatusStoreResource(db_url=self.db_url)
+
+    def using(self, **resources: dg.ConfigurableResource) -> World:
+        """The same world seen through other `catalog` / `microcks` resources."""
+        return replace(self, **resources)
+
+    # -- the pieces ------------------------------------------------------------------------
+    @property
+    def resources(self) -> dict[str, dg.ConfigurableResource]:
+        return {
+            "catalog": self.catalog,
+            "microcks": self.microcks,
+            "status_store": self.status_store,
+        }
+
+    @property
+    def store(self) -> StatusStore:
+        return self.status_store.store()
+
+    def partitions(self) -> set[str]:
+        return {
+            entity_ref_of(k) for k in self.instance.get_dynamic_partitions(entity_partitions.name)
+        }
+
+    def calls(self, path_prefix: str = "/api/") -> int:
+        """Microcks API calls the local server has answered so far."""
+        return len(self.server.app.state.calls.calls(path_prefix=path_prefix))
+
+    # -- sensors, as the daemon would run them ---------------------------------------------
+    def tick(self, sensor_name: str) -> dg.SensorResult:
+        sensor = defs.resolve_sensor_def(sensor_name)
+        context = dg.build_sensor_context(
+            instance=self.instance, definitions=defs, resources=self.resources
+        )
+        result = sensor(context)
+        assert isinstance(result, dg.SensorResult), result
+        for request in result.dynamic_partitions_requests or []:
+            if isinstance(request, dg.AddDynamicPartitionsRequest):
+                self.instance.add_dynamic_partitions(
+                    request.partitions_def_name, list(request.partition_keys)
+                )
+            else:
+                for key in request.partition_keys:
+                    self.instance.delete_dynamic_partition(request.partitions_def_name, key)
+        return result
+
+    def tick_catalog(self) -> dg.SensorResult:
+        return self.tick("catalog_sensor")
+
+    def tick_sync(self) -> dg.SensorResult:
+        return self.tick("sync_sensor")
+
+    # -- runs ------------------------------------------------------------------------------
+    def run(
+        self, request: dg.RunRequest, *, raise_on_error: bool = False
+    ) -> dg.ExecuteInProcessResult:
+        job = defs.resolve_job_def(request.job_name)
+        return job.execute_in_process(
+            run_config=request.run_config or None,
+            instance=self.instance,
+            partition_key=request.partition_key,
+            tags=request.tags,
+            resources=self.resources,
+            raise_on_error=raise_on_error,
+        )
+
+    def run_all(self, requests: Sequence[dg.RunRequest]) -> list[dg.ExecuteInProcessResult]:
+        return [self.run(r) for r in requests]
+
+    def sync(self) -> list[dg.ExecuteInProcessResult]:
+        """One catalog tick, one sync tick, and every run it asked for."""
+        self.tick_catalog()
+        return self.run_all(self.tick_sync().run_requests or [])
+
+    def get(self, url: str) -> httpx.Response:
+        return httpx.get(url, timeout=10)
+
+
+@contextmanager
+def make_world(tmp_path: Path, *, configured: bool = True, faults: bool = False) -> Iterator[World]:
+    """The sample catalog copied under tmp_path, a local Microcks (Keycloak-style auth on), a
+    SQLite status store and a temporary Dagster instance."""
+    catalog_dir = tmp_path / "catalog"
+    shutil.copytree(SAMPLE_CATALOG, catalog_dir)
+    config = ServerConfig(default_client_secret=CLIENT_SECRET, faults_enabled=faults)
+    with _running_server(config) as server, dg.instance_for_test() as instance:
+        microcks = (
+            MicrocksResource(
+                base_url=server.base_url, client_id=DEFAULT_CLIENT_ID, client_secret=CLIENT_SECRET
+            )
+            if configured
+            else MicrocksResource()
+        )
+        world = World(
+            catalog_dir=catalog_dir,
+            db_url=f"sqlite:///{tmp_path / 'status.db'}",
+            server=server,
+            instance=instance,
+            microcks=microcks,
+        )
+        try:
+            yield world
+        finally:
+            world.store.dispose()
+
+
+def services(world: World) -> dict[str, str]:
+    """`name:version` → id of every service in the local Microcks, read over its HTTP API."""
+    with world.microcks.client() as client:
+        return {f"{s['name']}:{s['version']}": s["id"] for s in client.list_services()}
+
+
+def materializations(world: World, asset: str = "microcks_services") -> list[dg.EventLogRecord]:
+    return list(world.instance.fetch_materializations(dg.AssetKey(asset), limit=1000).records)
+
+
+def metadata_of(result: dg.ExecuteInProcessResult) -> dict[str, object]:
+    """Metadata values of the run's microcks_services materialization (or the delete op output)."""
+    for event in result.get_asset_materialization_events():
+        if event.asset_key == dg.AssetKey("microcks_services"):
+            return {k: v.value for k, v in event.materialization.metadata.items()}
+    raise AssertionError("no microcks_services materialization in the run")
+
+
+def request_for(requests: Sequence[dg.RunRequest], entity_ref: str) -> dg.RunRequest:
+    (found,) = [r for r in requests if r.tags.get("microcks/entity") == entity_ref]
+    return found

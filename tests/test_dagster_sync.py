@@ -1,0 +1,300 @@
+"""End to end through Dagster: sensor ticks and the runs they request, against a real local
+Microcks over HTTP, a real SQLite status store and a temporary Dagster instance."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster_fixtures import (
+    CLIENT_SECRET,
+    MANAGED,
+    World,
+    make_world,
+    materializations,
+    metadata_of,
+    request_for,
+    services,
+)
+
+from microcks_pipeline.defs import settings as s
+from microcks_pipeline.defs.partitions import partition_key
+from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource
+from microcks_pipeline.identity import service_version
+from microcks_pipeline.localserver import DEFAULT_CLIENT_ID
+
+PETSTORE = "api:default/petstore"
+USERS = "api:default/users-api"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with make_world(tmp_path) as w:
+        yield w
+
+
+@pytest.fixture
+def synced(world: World) -> World:
+    """Every sample entity synced once."""
+    assert all(r.success for r in world.sync())
+    return world
+
+
+def pet_url(world: World, mock_id: str = "default") -> str:
+    return f"{world.server.base_url}/rest/petstore/{service_version(PETSTORE, mock_id)}"
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_a_new_entity_gets_a_partition_and_its_mocks_are_served(world: World) -> None:
+    catalog_tick = world.tick_catalog()
+
+    assert world.partitions() == MANAGED
+    assert not catalog_tick.run_requests
+    assert world.calls() == 0  # the catalog sensor never calls Microcks
+
+    requests = world.tick_sync().run_requests
+    assert {r.tags["microcks/entity"] for r in requests} == MANAGED
+    assert {r.job_name for r in requests} == {"sync_entity_job"}
+    results = world.run_all(requests)
+
+    assert all(r.success for r in results)
+    pet = world.get(pet_url(world) + "/pets/3")
+    assert pet.status_code == 200
+    assert pet.json()["name"] == "Spike"
+    meta = metadata_of(results[[r.tags["microcks/entity"] for r in requests].index(PETSTORE)])
+    assert meta["actions"] == {"default": "created", "fallback": "created"}
+    assert set(meta["service_ids"]) == {"default", "fallback"}
+    assert meta["mock_url/default"] == pet_url(world)
+    assert meta["microcks_calls"] > 0
+
+
+def test_the_sync_run_checks_each_mock_answers_an_example(world: World) -> None:
+    world.tick_catalog()
+    request = request_for(world.tick_sync().run_requests, PETSTORE)
+
+    result = world.run(request)
+
+    evaluations = result.get_asset_check_evaluations()
+    assert [e.check_name for e in evaluations] == ["mocks_answer_examples"]
+    assert evaluations[0].passed, evaluations[0].description
+    assert evaluations[0].metadata["checked"].value == 2
+
+
+def test_an_unchanged_tick_requests_nothing_and_writes_nothing(synced: World) -> None:
+    rows_before = synced.store.rows()
+    events_before = synced.store.events(limit=1000)
+    calls_before = synced.calls()
+
+    catalog_tick = synced.tick_catalog()
+    sync_tick = synced.tick_sync()
+
+    assert not catalog_tick.run_requests and not catalog_tick.dynamic_partitions_requests
+    assert "unchanged" in catalog_tick.skip_reason.skip_message
+    assert not sync_tick.run_requests and not sync_tick.dynamic_partitions_requests
+    assert synced.store.rows() == rows_before
+    assert synced.store.events(limit=1000) == events_before
+    assert synced.calls() == calls_before  # an unchanged catalog costs no Microcks call
+
+
+def test_editing_one_mocks_example_resyncs_only_that_entity(synced: World) -> None:
+    edit(synced.catalog_dir / "petstore/mocks/default/petstore-examples.yaml", "Spike", "Spiky")
+
+    synced.tick_catalog()
+    due = synced.store.due_entities()
+    requests = synced.tick_sync().run_requests
+
+    assert {ref: [r.mock_id for r in rows] for ref, rows in due.items()} == {PETSTORE: ["default"]}
+    assert [r.tags["microcks/entity"] for r in requests] == [PETSTORE]
+    result = synced.run(requests[0])
+    assert result.success
+    assert metadata_of(result)["actions"] == {"default": "updated"}
+    assert synced.get(pet_url(synced) + "/pets/3").json()["name"] == "Spiky"
+
+
+def test_removing_a_mock_deletes_its_service_and_keeps_the_others(synced: World) -> None:
+    fallback = f"petstore:{service_version(PETSTORE, 'fallback')}"
+    assert fallback in services(synced)
+    config = synced.catalog_dir / "petstore/microcks.yaml"
+    config.write_text(config.read_text().split("    # Same API")[0])
+
+    results = synced.sync()
+
+    assert [r.success for r in results] == [True]
+    assert metadata_of(results[0])["actions"] == {"fallback": "deleted"}
+    assert fallback not in services(synced)
+    assert synced.get(pet_url(synced) + "/pets/3").json()["name"] == "Spike"
+
+
+def test_removing_an_entity_deletes_its_services_and_then_its_partition(synced: World) -> None:
+    ours = [n for n in services(synced) if n.startswith("users-api:")]
+    assert ours
+    edit(synced.catalog_dir / "catalog-info.yaml", "    - ./users/catalog-info.yaml\n", "")
+    shutil.rmtree(synced.catalog_dir / "users")
+
+    synced.tick_catalog()
+    requests = synced.tick_sync().run_requests
+    assert [(r.job_name, r.tags["microcks/entity"]) for r in requests] == [
+        ("delete_entity_mocks", USERS)
+    ]
+    assert synced.run(requests[0]).success
+    assert not [n for n in services(synced) if n.startswith("users-api:")]
+    assert USERS in synced.partitions()  # the partition goes only after the delete finished
+
+    cleanup = synced.tick_sync()
+    assert [list(r.partition_keys) for r in cleanup.dynamic_partitions_requests] == [
+        [partition_key(USERS)]
+    ]
+    assert synced.partitions() == MANAGED - {USERS}
+    synced.tick_sync()
+    assert synced.store.rows(USERS) == []  # forgotten once the partition is gone
+    assert synced.partitions() == MANAGED - {USERS}
+
+
+def test_without_microcks_configuration_work_accumulates_and_no_run_starts(tmp_path: Path) -> None:
+    with make_world(tmp_path, configured=False) as world:
+        world.tick_catalog()
+        first = world.tick_sync()
+        world.tick_catalog()
+        second = world.tick_sync()
+
+        assert not first.run_requests and not second.run_requests
+        assert s.MICROCKS_URL in second.skip_reason.skip_message
+        assert f"{len(MANAGED)} entities waiting" in second.skip_reason.skip_message
+        assert world.store.counts()["pending"] == len(world.store.rows()) > 0
+        assert world.partitions() == MANAGED
+        assert world.calls("/") == 0
+
+
+def test_a_global_backoff_holds_every_run_until_it_is_over(world: World) -> None:
+    world.tick_catalog()
+    world.store.set_global_backoff(datetime.now(UTC) + timedelta(minutes=5), "token refused")
+
+    held = world.tick_sync()
+    world.store.clear_global_backoff()
+    released = world.tick_sync()
+
+    assert not held.run_requests
+    assert "token refused" in held.skip_reason.skip_message
+    assert {r.tags["microcks/entity"] for r in released.run_requests} == MANAGED
+
+
+def test_microcks_down_fails_the_run_clearly_and_sets_the_global_backoff(world: World) -> None:
+    world.tick_catalog()
+    request = request_for(world.tick_sync().run_requests, PETSTORE)
+    # Nothing listens on port 9 of the loopback address: the connection is refused at once.
+    down = world.using(
+        microcks=MicrocksResource(
+            base_url="http://127.0.0.1:9", client_id=DEFAULT_CLIENT_ID, client_secret=CLIENT_SECRET
+        )
+    )
+
+    result = down.run(request)
+
+    assert not result.success
+    failure = result.failure_data_for_node("microcks_services")
+    assert "Microcks is unavailable" in failure.user_failure_data.description
+    assert CLIENT_SECRET not in failure.user_failure_data.description
+    assert world.store.global_backoff() is not None
+    assert "backoff" in world.tick_sync().skip_reason.skip_message
+    assert world.store.counts()["leased"] == 0  # rows given back for a later run
+
+
+def test_the_same_change_run_twice_does_nothing_harmful(world: World) -> None:
+    world.tick_catalog()
+    first_tick = world.tick_sync().run_requests
+    again_tick = world.tick_sync().run_requests
+    assert [r.run_key for r in first_tick] == [r.run_key for r in again_tick]  # Dagster dedups
+    request = request_for(first_tick, PETSTORE)
+    assert world.run(request).success
+    calls = world.calls()
+
+    duplicate = world.run(request)
+
+    assert duplicate.success
+    meta = metadata_of(duplicate)
+    assert meta["rows_claimed"] == 0 and meta["microcks_calls"] == 0
+    assert world.calls() - calls <= 4  # only the asset check's reads
+    assert world.get(pet_url(world) + "/pets/3").json()["name"] == "Spike"
+
+
+def test_backfilling_a_partition_resyncs_it_even_when_nothing_changed(synced: World) -> None:
+    request = dg.RunRequest(
+        job_name="sync_entity_job",
+        partition_key=partition_key(PETSTORE),
+        tags={"dagster/backfill": "manual-backfill"},
+    )
+    synced.server.app.state.calls.clear()
+
+    result = synced.run(request)
+
+    assert result.success
+    meta = metadata_of(result)
+    assert meta["rows_claimed"] == 2
+    assert meta["microcks_calls"] > 0
+    assert synced.calls("/api/artifact/upload") > 0
+    assert synced.get(pet_url(synced) + "/pets/3").json()["name"] == "Spike"
+
+
+def test_many_due_entities_sync_in_one_batch_run_reporting_each_partition(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(s.BATCH_THRESHOLD, "1")
+    world.tick_catalog()
+
+    requests = world.tick_sync().run_requests
+
+    assert [r.job_name for r in requests] == ["sync_batch_job"]
+    result = world.run(requests[0])
+    assert result.success
+    assert {r.partition_key for r in materializations(world)} == {partition_key(r) for r in MANAGED}
+    assert world.get(pet_url(world) + "/pets/3").json()["name"] == "Spike"
+    assert world.store.due_entities() == {}
+    assert world.tick_sync().run_requests == []
+
+
+def test_a_permanent_failure_fails_the_run_with_the_reason(synced: World) -> None:
+    (synced.catalog_dir / "petstore/mocks/default/petstore-examples.yaml").unlink()
+
+    results = synced.sync()
+
+    assert [r.success for r in results] == [False]
+    failure = results[0].failure_data_for_node("microcks_services").user_failure_data
+    assert "default" in failure.description
+    assert "petstore-examples.yaml" in failure.description
+    assert f"petstore:{service_version(PETSTORE, 'default')}" not in services(synced)
+    assert synced.tick_sync().run_requests == []  # permanent: no retry until the input changes
+
+
+def test_a_failed_catalog_listing_skips_the_tick_and_changes_nothing(synced: World) -> None:
+    rows = synced.store.rows()
+    # Backstage refusing the connection (nothing listens on port 9): the listing fails.
+    broken = synced.using(catalog=CatalogResource(backstage_url="http://127.0.0.1:9", timeout=2))
+
+    tick = broken.tick_catalog()
+
+    assert not tick.dynamic_partitions_requests
+    assert "catalog listing failed, nothing changed" in tick.skip_reason.skip_message
+    assert synced.store.rows() == rows
+    assert synced.partitions() == MANAGED
+
+
+def test_an_incomplete_listing_deletes_nothing(synced: World) -> None:
+    rows = synced.store.rows()
+    shutil.rmtree(synced.catalog_dir)  # every entity vanished, but so did the catalog itself
+
+    tick = synced.tick_catalog()
+    sync_tick = synced.tick_sync()
+
+    assert "deletions held back" in tick.skip_reason.skip_message
+    assert synced.store.rows() == rows
+    assert not sync_tick.run_requests
+    assert synced.partitions() == MANAGED
