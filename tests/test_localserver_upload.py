@@ -502,3 +502,56 @@ def test_x_microcks_operation_with_an_unknown_parameter_location_fails_the_impor
 
     assert answer.status_code == 500  # Java: ParameterLocation.valueOf throws
     assert client.get("/api/services/count").json() == {"counter": 0}
+
+
+def test_singular_example_fields_are_ignored_as_by_microcks_openapi_importer():
+    # Microcks reads only named `examples` (value/externalValue/$ref), never `example`.
+    client = open_client()
+    document = """openapi: 3.0.2
+info: {title: Single, version: "1"}
+paths:
+  /thing:
+    get:
+      responses:
+        '200':
+          description: a thing
+          content:
+            application/json:
+              example: {id: 1}
+"""
+    client.upload(document, "single.yaml")
+
+    view = _service(client, "Single:1")
+    mock = client.get("/rest/Single/1/thing")
+
+    assert view["messagesMap"] == {"GET /thing": []}
+    assert (mock.status_code, mock.content) == (400, b"")  # no response at all for the operation
+
+
+def test_examples_given_by_reference_are_resolved_inside_the_document():
+    client = open_client()
+    document = """openapi: 3.0.2
+info: {title: Refs, version: "1"}
+paths:
+  /thing:
+    get:
+      responses:
+        '200':
+          $ref: '#/components/responses/Thing'
+components:
+  responses:
+    Thing:
+      description: a thing
+      content:
+        application/json:
+          examples:
+            one: {$ref: '#/components/examples/One'}
+  examples:
+    One:
+      value: {id: 1}
+"""
+    client.upload(document, "refs.yaml")
+
+    answer = client.get("/rest/Refs/1/thing")
+
+    assert answer.json() == {"id": 1}
