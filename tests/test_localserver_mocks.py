@@ -276,3 +276,16 @@ def test_operation_whose_examples_have_no_criteria_serves_them_whatever_the_disp
     answer = client.get(f"{BASE}/health")
 
     assert (answer.status_code, answer.text) == (200, "UP")
+
+
+def test_non_numeric_delay_parameter_answers_400(pastry):
+    answer = pastry.get(f"{BASE}/health", params={"delay": "soon"})
+
+    assert answer.status_code == 400
+
+
+def test_malformed_query_escape_on_a_params_dispatcher_answers_500(pastry):
+    answer = pastry.get(f"{BASE}/pastry?size=%ZZ")
+
+    assert answer.status_code == 500
+    assert pastry.get(f"{BASE}/pastry", params={"size": "S"}).status_code == 200

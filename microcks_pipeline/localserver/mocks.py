@@ -25,6 +25,10 @@ class _Crash(Exception):
     """Where Microcks' Java throws (NullPointerException, NumberFormatException...): a 500."""
 
 
+class _BadParameter(Exception):
+    """A request parameter Spring cannot convert (e.g. `?delay=abc`): a 400."""
+
+
 def _plain(body: str, status: int, request: HttpRequest) -> HttpResponse:
     # Spring writes a byte[] body with a type negotiated from Accept; */* gives octet-stream.
     return HttpResponse(body.encode("utf-8"), status, media_type=_negotiated_type(request))
@@ -69,11 +73,9 @@ async def serve_mock(request: HttpRequest, store: Store) -> HttpResponse:
             return _plain(violation + ". Check parameter constraints.", 400, request)
         delay_ms = _delay_ms(request, operation)
         answer = await _invoke(snapshot, operation, resource_path, request)
-    except _Crash:
-        return spring_error(500, request.url.path)
-    except ValueError as exc:
-        if str(exc) == "bad delay":
-            return spring_error(400, request.url.path)
+    except _BadParameter:
+        return spring_error(400, request.url.path)
+    except (_Crash, ValueError):  # ValueError: java.net.URLDecoder refusing a malformed escape
         return spring_error(500, request.url.path)
     if delay_ms:
         remaining = delay_ms / 1000 - (time.monotonic() - started)
@@ -171,7 +173,7 @@ def _delay_ms(request: HttpRequest, operation: Operation) -> float:
         try:
             delay = int(request.query_params["delay"])
         except ValueError as exc:
-            raise ValueError("bad delay") from exc  # Spring: type mismatch, 400
+            raise _BadParameter("delay") from exc
         strategy = request.query_params.get("delayStrategy")
     if delay is None and operation.default_delay is not None:
         delay = operation.default_delay
