@@ -36,7 +36,7 @@ def run_audit(
 ) -> AuditResult:
     rows = store.rows()
     by_version = {r.microcks_version_id: r for r in rows}
-    known_hashes = {r.entity_hash for r in rows}
+    ref_by_hash = {r.entity_hash: r.entity_ref for r in rows}
     seen: dict[str, dict] = {}
     orphans: list[str] = []
     events: list[Event] = []
@@ -44,7 +44,8 @@ def run_audit(
     for service in client.list_services():
         scanned += 1
         version = str(service.get("version", ""))
-        if mock_id_of_version(version) is None or version[:19] not in known_hashes:
+        owner = ref_by_hash.get(version[:19])  # "bk-" + 16 hex
+        if mock_id_of_version(version) is None or owner is None:
             continue
         seen[version] = service
         row = by_version.get(version)
@@ -53,7 +54,7 @@ def run_audit(
             orphans.append(version)
             events.append(
                 Event(
-                    entity_ref=row.entity_ref if row else "",
+                    entity_ref=owner,
                     mock_id=row.mock_id if row else None,
                     sync_status_id=row.id if row else None,
                     event_type="orphan_deleted",

@@ -207,3 +207,30 @@ def test_refused_credentials_set_the_global_backoff_and_give_the_rows_back(rig: 
     assert {r.status for r in rig.rows().values()} == {"pending"}
     rig.client = good_client
     assert rig.versions() == set()  # nothing was created
+
+
+def test_the_audit_requeues_drift_and_deletes_only_our_orphans(rig: Rig) -> None:
+    from microcks_pipeline.audit import run_audit
+
+    rig.process()
+    rig.sync()
+    rows = rig.rows()
+    by_version = {s["version"]: s for s in rig.client.list_services()}
+    # Someone deletes one of our services by hand in Microcks...
+    rig.client.delete_service(by_version[service_version(ORDERS, "default")]["id"])
+    # ...and an orphan of ours (a mock the table no longer wants) plus a foreign look-alike exist.
+    orphan = service_version(ORDERS, "retired")
+    foreign = "other-" + service_version(ORDERS, "default")
+    for version in (orphan, foreign):
+        spec = f"openapi: 3.0.2\ninfo:\n  title: orders-api\n  version: {version}\npaths: {{}}\n"
+        rig.client.upload(f"{version}.yaml", spec.encode(), main=True)
+
+    result = run_audit(rig.client, rig.store)
+
+    assert result.requeued == (service_version(ORDERS, "default"),)
+    assert result.orphans_deleted == (orphan,)
+    versions = rig.versions()
+    assert foreign in versions and orphan not in versions
+    assert rig.rows()["default"].status == "pending"
+    assert rig.rows()["backorder"].status == rows["backorder"].status == "completed"
+    assert rig.sync(owner="run-2").actions == {"default": "created"}
