@@ -226,3 +226,43 @@ def test_list_services_refuses_a_page_size_below_one_before_any_call() -> None:
     with pytest.raises(ValueError):
         next(client.list_services(page_size=0))
     assert client.calls == 0
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"enabled": True, "realm": "microcks", "auth-server-url": "ftp://127.0.0.1/auth"},
+        {"enabled": True, "realm": "microcks", "auth-server-url": "http://u:p@127.0.0.1/auth"},
+        {"enabled": True, "auth-server-url": "http://127.0.0.1/auth"},
+        ["not", "an", "object"],
+    ],
+    ids=["ftp", "credentials", "no-realm", "not-an-object"],
+)
+def test_an_unusable_keycloak_config_is_an_auth_error_and_nothing_is_sent_to_it(config) -> None:  # type: ignore[no-untyped-def]
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, json=config)
+
+    provider = TokenProvider(
+        "http://127.0.0.1:1", "id", SECRET, transport=httpx.MockTransport(handler)
+    )
+
+    with pytest.raises(AuthError) as caught:
+        provider.token()
+
+    assert seen == ["/api/keycloak/config"]  # the secret was never posted anywhere
+    assert SECRET not in str(caught.value) and "u:p" not in str(caught.value)
+
+
+def test_a_microcks_without_keycloak_config_endpoint_is_an_auth_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404)
+
+    provider = TokenProvider(
+        "http://127.0.0.1:1", "id", SECRET, transport=httpx.MockTransport(handler)
+    )
+
+    with pytest.raises(AuthError, match="HTTP 404"):
+        provider.token()
