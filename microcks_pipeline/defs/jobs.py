@@ -139,8 +139,10 @@ def audit_microcks(
         None,
         metadata={
             "scanned": result.scanned,
-            "requeued": result.requeued,
-            "orphans_deleted": result.orphans_deleted,
+            "requeued": len(result.requeued),
+            "orphans_deleted": len(result.orphans_deleted),
+            "versions_requeued": dg.MetadataValue.json(list(result.requeued)),
+            "versions_deleted": dg.MetadataValue.json(list(result.orphans_deleted)),
         },
     )
 
