@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import httpx
+from dagster._core.definitions.sensor_definition import SensorExecutionData
 
 from microcks_pipeline.definitions import defs
 from microcks_pipeline.defs.partitions import entity_partitions, entity_ref_of
@@ -72,13 +73,15 @@ class World:
         return len(self.server.app.state.calls.calls(path_prefix=path_prefix))
 
     # -- sensors, as the daemon would run them ---------------------------------------------
-    def tick(self, sensor_name: str) -> dg.SensorResult:
+    def tick(self, sensor_name: str) -> SensorExecutionData:
+        """Evaluate the sensor the way the daemon does, then apply its partition requests."""
         sensor = defs.resolve_sensor_def(sensor_name)
         context = dg.build_sensor_context(
             instance=self.instance, definitions=defs, resources=self.resources
         )
-        result = sensor(context)
-        assert isinstance(result, dg.SensorResult), result
+        # The daemon provides the instance as partition store; a built context does not.
+        with dg.partition_loading_context(dynamic_partitions_store=self.instance):
+            result = sensor.evaluate_tick(context)
         for request in result.dynamic_partitions_requests or []:
             if isinstance(request, dg.AddDynamicPartitionsRequest):
                 self.instance.add_dynamic_partitions(
@@ -89,10 +92,10 @@ class World:
                     self.instance.delete_dynamic_partition(request.partitions_def_name, key)
         return result
 
-    def tick_catalog(self) -> dg.SensorResult:
+    def tick_catalog(self) -> SensorExecutionData:
         return self.tick("catalog_sensor")
 
-    def tick_sync(self) -> dg.SensorResult:
+    def tick_sync(self) -> SensorExecutionData:
         return self.tick("sync_sensor")
 
     # -- runs ------------------------------------------------------------------------------

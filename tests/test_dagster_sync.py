@@ -21,6 +21,7 @@ from dagster_fixtures import (
     services,
 )
 
+from microcks_pipeline.definitions import defs
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource
@@ -98,7 +99,7 @@ def test_an_unchanged_tick_requests_nothing_and_writes_nothing(synced: World) ->
     sync_tick = synced.tick_sync()
 
     assert not catalog_tick.run_requests and not catalog_tick.dynamic_partitions_requests
-    assert "unchanged" in catalog_tick.skip_reason.skip_message
+    assert "unchanged" in catalog_tick.skip_message
     assert not sync_tick.run_requests and not sync_tick.dynamic_partitions_requests
     assert synced.store.rows() == rows_before
     assert synced.store.events(limit=1000) == events_before
@@ -167,8 +168,8 @@ def test_without_microcks_configuration_work_accumulates_and_no_run_starts(tmp_p
         second = world.tick_sync()
 
         assert not first.run_requests and not second.run_requests
-        assert s.MICROCKS_URL in second.skip_reason.skip_message
-        assert f"{len(MANAGED)} entities waiting" in second.skip_reason.skip_message
+        assert s.MICROCKS_URL in second.skip_message
+        assert f"{len(MANAGED)} entities waiting" in second.skip_message
         assert world.store.counts()["pending"] == len(world.store.rows()) > 0
         assert world.partitions() == MANAGED
         assert world.calls("/") == 0
@@ -183,7 +184,7 @@ def test_a_global_backoff_holds_every_run_until_it_is_over(world: World) -> None
     released = world.tick_sync()
 
     assert not held.run_requests
-    assert "token refused" in held.skip_reason.skip_message
+    assert "token refused" in held.skip_message
     assert {r.tags["microcks/entity"] for r in released.run_requests} == MANAGED
 
 
@@ -204,7 +205,7 @@ def test_microcks_down_fails_the_run_clearly_and_sets_the_global_backoff(world: 
     assert "Microcks is unavailable" in failure.user_failure_data.description
     assert CLIENT_SECRET not in failure.user_failure_data.description
     assert world.store.global_backoff() is not None
-    assert "backoff" in world.tick_sync().skip_reason.skip_message
+    assert "backoff" in world.tick_sync().skip_message
     assert world.store.counts()["leased"] == 0  # rows given back for a later run
 
 
@@ -282,7 +283,7 @@ def test_a_failed_catalog_listing_skips_the_tick_and_changes_nothing(synced: Wor
     tick = broken.tick_catalog()
 
     assert not tick.dynamic_partitions_requests
-    assert "catalog listing failed, nothing changed" in tick.skip_reason.skip_message
+    assert "catalog listing failed, nothing changed" in tick.skip_message
     assert synced.store.rows() == rows
     assert synced.partitions() == MANAGED
 
@@ -294,7 +295,28 @@ def test_an_incomplete_listing_deletes_nothing(synced: World) -> None:
     tick = synced.tick_catalog()
     sync_tick = synced.tick_sync()
 
-    assert "deletions held back" in tick.skip_reason.skip_message
+    assert "deletions held back" in tick.skip_message
     assert synced.store.rows() == rows
     assert not sync_tick.run_requests
     assert synced.partitions() == MANAGED
+
+
+def test_entities_of_a_running_batch_are_not_handed_to_a_second_batch(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(s.BATCH_THRESHOLD, "1")
+    world.tick_catalog()
+    (batch,) = world.tick_sync().run_requests
+    job = defs.resolve_job_def(batch.job_name)
+    world.instance.create_run_for_job(
+        job_def=job,
+        run_config=batch.run_config,
+        tags=batch.tags,
+        status=dg.DagsterRunStatus.STARTED,  # (queued runs need a code location origin)
+    )
+
+    again = world.tick_sync()
+
+    assert job.name == "sync_batch_job"
+    assert not again.run_requests
+    assert "running batches" in again.skip_message
