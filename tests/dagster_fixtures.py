@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dagster as dg
@@ -39,15 +39,16 @@ class World:
     instance: dg.DagsterInstance
     microcks: MicrocksResource
     catalog: CatalogResource | None = None  # default: the copied sample folder
-    status_store: StatusStoreResource = field(init=False)
+    status_store: StatusStoreResource | None = None  # default: SQLite at db_url
 
     def __post_init__(self) -> None:
         if self.catalog is None:
             self.catalog = CatalogResource(root=str(self.catalog_dir))
-        self.status_store = StatusStoreResource(db_url=self.db_url)
+        if self.status_store is None:
+            self.status_store = StatusStoreResource(db_url=self.db_url)
 
     def using(self, **resources: dg.ConfigurableResource) -> World:
-        """The same world seen through other `catalog` / `microcks` resources."""
+        """The same world seen through other `catalog` / `microcks` / `status_store` resources."""
         return replace(self, **resources)
 
     # -- the pieces ------------------------------------------------------------------------

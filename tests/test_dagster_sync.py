@@ -24,7 +24,7 @@ from dagster_fixtures import (
 from microcks_pipeline.definitions import defs
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.defs.partitions import partition_key
-from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource
+from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
 from microcks_pipeline.identity import service_version
 from microcks_pipeline.localserver import DEFAULT_CLIENT_ID
 
@@ -320,3 +320,19 @@ def test_entities_of_a_running_batch_are_not_handed_to_a_second_batch(
     assert job.name == "sync_batch_job"
     assert not again.run_requests
     assert "running batches" in again.skip_message
+
+
+def test_a_status_database_outage_skips_both_sensors_saying_why(world: World) -> None:
+    # Nothing listens on port 9 of the loopback address: the connection is refused at once.
+    down = world.using(
+        status_store=StatusStoreResource(db_url="postgresql://pipeline:pw-hidden@127.0.0.1:9/x")
+    )
+
+    catalog_tick = down.tick_catalog()
+    sync_tick = down.tick_sync()
+
+    assert "catalog sensor could not run" in catalog_tick.skip_message
+    assert "sync sensor could not run" in sync_tick.skip_message
+    assert "unavailable" in sync_tick.skip_message
+    assert "pw-hidden" not in catalog_tick.skip_message + sync_tick.skip_message
+    assert not sync_tick.run_requests and world.partitions() == set()

@@ -1,5 +1,7 @@
 """Assets: an entity's desired mocks, its Microcks services, and the status table report."""
 
+from collections.abc import Sequence
+
 import dagster as dg
 import pandas as pd
 
@@ -10,6 +12,7 @@ from microcks_pipeline.defs.runner import sync_or_fail
 from microcks_pipeline.defs.tags import is_forced
 from microcks_pipeline.desired import load_entity_desired
 from microcks_pipeline.errors import PipelineError
+from microcks_pipeline.store.rows import StatusRow
 
 GROUP = "microcks"
 MICROCKS_POOL = "microcks_api"
@@ -80,7 +83,7 @@ _COLUMNS = [
 ]
 
 
-def status_frame(rows: list) -> pd.DataFrame:
+def status_frame(rows: Sequence[StatusRow]) -> pd.DataFrame:
     """The status table as a DataFrame, rows needing attention first."""
     frame = pd.DataFrame([{c: getattr(r, c) for c in _COLUMNS} for r in rows], columns=_COLUMNS)
     if frame.empty:
@@ -104,6 +107,7 @@ def sync_status_report(status_store: StatusStoreResource) -> dg.MaterializeResul
     frame = status_frame(status_store.store().rows())
     counts = frame["status"].value_counts().to_dict() if not frame.empty else {}
     meta = {
+        "dagster/row_count": len(frame),
         "rows": len(frame),
         "entities": int(frame["entity_ref"].nunique()) if not frame.empty else 0,
         "status": _table(frame),

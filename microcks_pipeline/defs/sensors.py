@@ -16,7 +16,7 @@ from microcks_pipeline.defs.run_requests import (
     plan_runs,
 )
 from microcks_pipeline.defs.settings import Settings
-from microcks_pipeline.errors import ConfigError
+from microcks_pipeline.errors import PipelineError
 from microcks_pipeline.processor import ProcessResult, process_catalog
 from microcks_pipeline.store import StatusStore
 from microcks_pipeline.worker import removable_entities
@@ -62,8 +62,8 @@ def catalog_sensor(
     try:
         with catalog.open() as (source, reader):
             result = process_catalog(source, reader, status_store.store())
-    except ConfigError as exc:
-        return dg.SensorResult(skip_reason=f"catalog is misconfigured: {exc}")
+    except PipelineError as exc:  # misconfiguration, status database down: say so, change nothing
+        return dg.SensorResult(skip_reason=f"catalog sensor could not run: {exc}")
     if not result.listing_ok:
         return dg.SensorResult(
             skip_reason="catalog listing failed, nothing changed: " + "; ".join(result.problems)
@@ -120,9 +120,17 @@ def sync_sensor(
     microcks: MicrocksResource,
     status_store: StatusStoreResource,
 ) -> dg.SensorResult:
-    store = status_store.store()
+    try:
+        return _sync_tick(context.instance, microcks, status_store.store())
+    except PipelineError as exc:  # the status database is down or not migrated
+        return dg.SensorResult(skip_reason=f"sync sensor could not run: {exc}")
+
+
+def _sync_tick(
+    instance: dg.DagsterInstance, microcks: MicrocksResource, store: StatusStore
+) -> dg.SensorResult:
     now = datetime.now(UTC)
-    existing = _existing_keys(context.instance)
+    existing = _existing_keys(instance)
     removals = delete_partitions_request(_removals(store, existing))
     due = store.due_entities(now=now)
 
@@ -147,7 +155,7 @@ def sync_sensor(
     tuning = Settings.from_env()  # read per tick: batching can be retuned without a reload
     many = len(due) > tuning.batch_threshold
     if many:
-        busy = _in_flight_batch_refs(context.instance)
+        busy = _in_flight_batch_refs(instance)
         due = {ref: rows for ref, rows in due.items() if ref not in busy}
         left: set[str] = set()  # a batch handles deletes and reconciles alike
     else:
