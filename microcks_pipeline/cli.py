@@ -113,9 +113,16 @@ def _add_serve_microcks(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_serve_microcks)
 
 
+def _add_demo(commands: argparse._SubParsersAction) -> None:
+    from microcks_pipeline.demo import add_parser  # light: Dagster and the server load in run
+
+    add_parser(commands)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_validate,
     _add_serve_microcks,
+    _add_demo,
 ]
 
 

@@ -1,0 +1,108 @@
+"""End to end: `microcks-pipeline demo` brings up the local Microcks and `dagster dev`, serves the
+sample mock, follows an edit of the copied catalog, and stops every process on SIGTERM.
+
+The slow test of the suite (about a minute): real processes, real sensors, real runs.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from demo_fixtures import LineReader, environ_of, free_ports, process_tree, still_running, stop
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_FILE = Path("petstore/mocks/default/petstore-examples.yaml")
+EXAMPLE = ("GET /pets/{petId}", "spike")  # the example the demo's printed mock URL answers
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+
+
+def _example_body(catalog: Path) -> object:
+    doc = yaml.safe_load((catalog / SAMPLE_FILE).read_text())
+    operation, name = EXAMPLE
+    return doc["operations"][operation][name]["response"]["body"]
+
+
+def _rename_pet(catalog: Path, new_name: str) -> None:
+    path = catalog / SAMPLE_FILE
+    doc = yaml.safe_load(path.read_text())
+    operation, name = EXAMPLE
+    doc["operations"][operation][name]["response"]["body"]["name"] = new_name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def _poll_body(client: httpx.Client, url: str, expected: object, timeout: float) -> object:
+    """The last body seen; returns as soon as it equals `expected`."""
+    deadline, seen = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        reply = client.get(url)
+        seen = reply.json() if reply.status_code == 200 else (reply.status_code, reply.text)
+        if seen == expected:
+            break
+        time.sleep(0.5)
+    return seen
+
+
+def test_demo_serves_the_sample_mock_follows_an_edit_and_stops_every_process(tmp_path: Path):
+    # Arrange: a working directory outside the repository, free ports.
+    workdir = tmp_path / "demo"
+    ui_port, microcks_port = free_ports(2)
+    sample_before = (REPO / "examples/catalog" / SAMPLE_FILE).read_bytes()
+    command = [sys.executable, "-m", "microcks_pipeline.cli", "demo", "--workdir", str(workdir)]
+    command += ["--port", str(ui_port), "--microcks-port", str(microcks_port)]
+    demo = subprocess.Popen(
+        [*command, "--ready-timeout", "75"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # our own group: a stray signal never reaches pytest
+    )
+    out, err = LineReader(demo.stdout), LineReader(demo.stderr)
+    try:
+        # Act 1: wait for "ready" and call the printed mock URL.
+        ready = out.wait_for(lambda line: line.startswith("ready"), timeout=80)
+        assert ready, f"demo never got ready:\n{out.text(0)}\n{err.text(0)}"
+        printed = {k.strip(): v.strip() for k, _, v in (x.partition(":") for x in out.lines)}
+        mock_url = printed["mock URL"]
+        assert mock_url.startswith(f"http://127.0.0.1:{microcks_port}/rest/petstore/")
+        assert printed["Dagster UI"] == f"http://127.0.0.1:{ui_port}"
+        catalog = workdir / "catalog"
+        with httpx.Client(timeout=5, trust_env=False) as client:
+            first = client.get(mock_url)
+            assert first.status_code == 200
+            assert first.json() == _example_body(catalog)
+            # The local Microcks runs with auth on: its API refuses a request without a token.
+            assert client.get(f"http://127.0.0.1:{microcks_port}/api/services").status_code == 401
+
+            # Act 2: edit the example in the demo's copy of the catalog.
+            _rename_pet(catalog, f"Sonic-{uuid.uuid4().hex[:8]}")
+            expected = _example_body(catalog)
+            seen = _poll_body(client, mock_url, expected, timeout=45)
+            assert seen == expected
+
+        # Act 3: SIGTERM the demo.
+        tree = process_tree(demo.pid)
+        dagster_dev = [p for p in tree if " dagster dev " in f" {p.cmdline} "]
+        assert dagster_dev and any("dagster_webserver" in p.cmdline for p in tree)
+        secret = environ_of(dagster_dev[0].pid)["MICROCKS_CLIENT_SECRET"]
+        demo.send_signal(signal.SIGTERM)
+        code = demo.wait(timeout=30)
+    finally:
+        stop(demo)
+
+    # Assert: clean exit, nothing left running, no secret shown, the repository untouched.
+    assert code == 0, err.text()
+    assert [p.cmdline for p in tree if still_running(p)] == []
+    shown = out.text() + err.text() + (workdir / "dagster.log").read_text(errors="replace")
+    assert secret and secret not in shown
+    assert "stopped" in out.lines[-1]
+    assert (REPO / "examples/catalog" / SAMPLE_FILE).read_bytes() == sample_before
