@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import re
 import threading
+from collections.abc import Callable, Iterator, MutableMapping, ValuesView
 from dataclasses import dataclass
+from typing import Any
 
 from .importers import ImportCrashed, Importer, make_importer
 from .model import Metadata, Pair, Service, now_millis, object_id
@@ -22,20 +24,82 @@ class ServiceSnapshot:
         return [p for p in self.pairs if p.operation_name == operation_name]
 
 
-class Store:
-    """Thread-safe: the server thread and a test thread may both use it."""
+class _ServiceTable(MutableMapping[str, Service]):
+    """Services by id with a (name, version) index kept in step on every write, as Mongo indexes.
+
+    A mapping (not two bare dicts) so that whoever writes `table[id] = service` keeps the index
+    right. Stored services never change name or version in place; a write replaces the object.
+    """
 
     def __init__(self) -> None:
+        self._by_id: dict[str, Service] = {}
+        # Ids per (name, version) in insertion order: the first one wins, as the former scan did.
+        self._by_key: dict[tuple[str, str], dict[str, None]] = {}
+
+    def __getitem__(self, service_id: str) -> Service:
+        return self._by_id[service_id]
+
+    def __setitem__(self, service_id: str, service: Service) -> None:
+        old = self._by_id.get(service_id)
+        key = (service.name, service.version)
+        if old is not None and (old.name, old.version) != key:
+            self._unindex(service_id, old)
+        self._by_id[service_id] = service
+        self._by_key.setdefault(key, {})[service_id] = None
+
+    def __delitem__(self, service_id: str) -> None:
+        self._unindex(service_id, self._by_id.pop(service_id))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def values(self) -> ValuesView[Service]:
+        return self._by_id.values()
+
+    def clear(self) -> None:
+        self._by_id.clear()
+        self._by_key.clear()
+
+    def find(self, name: str, version: str) -> Service | None:
+        ids = self._by_key.get((name, version))
+        return self._by_id[next(iter(ids))] if ids else None
+
+    def _unindex(self, service_id: str, service: Service) -> None:
+        key = (service.name, service.version)
+        ids = self._by_key[key]
+        del ids[service_id]
+        if not ids:
+            del self._by_key[key]
+
+
+class Store:
+    """Thread-safe: the server thread and a test thread may both use it.
+
+    Lookups are indexed and an import copies only the service it updates, so the cost of one
+    call does not grow with the number of other services (only list/search/count-all do).
+    `copy_observer`, when given, is called with each stored object the store deep-copies
+    (before copying), so tests can see what an operation copies.
+    """
+
+    def __init__(self, copy_observer: Callable[[object], None] | None = None) -> None:
         self._lock = threading.RLock()
-        self._services: dict[str, Service] = {}
-        self._pairs: list[Pair] = []
+        self._services = _ServiceTable()
+        # Examples per service id, in storage order; tuples, replaced (never mutated) on write.
+        self._pairs: dict[str, tuple[Pair, ...]] = {}
+        self._copy_observer = copy_observer
+
+    def _copy(self, value: Any) -> Any:
+        if self._copy_observer is not None:
+            self._copy_observer(value)
+        return copy.deepcopy(value)
 
     # --- reads --------------------------------------------------------------------------------
 
     def _find(self, name: str, version: str) -> Service | None:
-        return next(
-            (s for s in self._services.values() if s.name == name and s.version == version), None
-        )
+        return self._services.find(name, version)
 
     def _by_id(self, service_id: str) -> Service | None:
         """getServiceById: `name:version` split at the first colon, `+` in the name is a space."""
@@ -55,14 +119,14 @@ class Store:
             return self._snapshot(service) if service else None
 
     def _snapshot(self, service: Service) -> ServiceSnapshot:
-        pairs = tuple(copy.deepcopy([p for p in self._pairs if p.service_id == service.id]))
-        return ServiceSnapshot(copy.deepcopy(service), pairs)
+        pairs = self._copy(self._pairs.get(service.id, ()))
+        return ServiceSnapshot(self._copy(service), pairs)
 
     def services(self) -> list[Service]:
         """All services sorted by name then version, as Microcks lists them."""
         with self._lock:
             ordered = sorted(self._services.values(), key=lambda s: (s.name, s.version))
-            return copy.deepcopy(ordered)
+            return self._copy(ordered)
 
     def count(self) -> int:
         with self._lock:
@@ -78,7 +142,7 @@ class Store:
                 if (pattern is None or pattern.search(s.name))
                 and all((s.metadata.labels or {}).get(k) == v for k, v in labels.items())
             ]
-            return copy.deepcopy(found)
+            return self._copy(found)
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -88,7 +152,7 @@ class Store:
             service = self._by_id(service_id)
             if service is not None:
                 del self._services[service.id]
-                self._pairs = [p for p in self._pairs if p.service_id != service.id]
+                self._pairs.pop(service.id, None)
             return True
 
     def clear(self) -> None:
@@ -100,23 +164,17 @@ class Store:
         """Import like ServiceService.importServiceDefinition; returns `name:version` of each service.
 
         Raises ImportRejected (answered 400) or ImportCrashed (answered 500). Unlike Microcks'
-        non-transactional Mongo writes, a failing import leaves the store untouched.
+        non-transactional Mongo writes, a failing import leaves the store untouched: the import
+        works on copies of the services it touches and publishes them only once all succeeded.
         """
         importer = make_importer(data)
         parsed_services = importer.services()
         with self._lock:
-            services = copy.deepcopy(self._services)
-            pairs = list(self._pairs)
+            staged: dict[str, Service] = {}  # by id: copies and new services, not yet stored
+            staged_pairs: dict[str, list[Pair]] = {}
             answer = [f"{p.name}:{p.version}" for p in parsed_services]
             for parsed in parsed_services:
-                existing = next(
-                    (
-                        s
-                        for s in services.values()
-                        if s.name == parsed.name and s.version == parsed.version
-                    ),
-                    None,
-                )
+                existing = self._staged_or_copied(staged, parsed.name, parsed.version)
                 if main_artifact:
                     if existing is not None:
                         metadata = existing.metadata
@@ -136,17 +194,37 @@ class Store:
                         source_artifact=artifact_name,
                         operations=parsed.operations,
                     )
-                    services[reference.id] = reference
+                    staged[reference.id] = reference
                 else:
                     if existing is None:
                         # Microcks logs "Just skipping." and still answers 201 name:version.
                         break
                     reference = existing
                     _merge_secondary(reference, parsed.metadata, parsed.operations)
-                pairs = _replace_messages(pairs, importer, reference, artifact_name)
-            self._services = services
-            self._pairs = pairs
+                pairs = staged_pairs.get(reference.id)
+                if pairs is None:
+                    # Stored pairs are never mutated, so the import needs only its own list.
+                    pairs = list(self._pairs.get(reference.id, ()))
+                staged_pairs[reference.id] = _replace_messages(
+                    pairs, importer, reference, artifact_name
+                )
+            for service_id, service in staged.items():
+                self._services[service_id] = service
+            for service_id, pairs in staged_pairs.items():
+                self._pairs[service_id] = tuple(pairs)
             return answer
+
+    def _staged_or_copied(
+        self, staged: dict[str, Service], name: str, version: str
+    ) -> Service | None:
+        """The service this import works on: its own staged version, else a copy of the stored one."""
+        stored = self._find(name, version)
+        if stored is not None:
+            if stored.id not in staged:
+                staged[stored.id] = self._copy(stored)
+            return staged[stored.id]
+        # A service created earlier by this same import.
+        return next((s for s in staged.values() if s.name == name and s.version == version), None)
 
 
 def _merge_secondary(reference: Service, metadata: Metadata | None, operations: list) -> None:
@@ -174,16 +252,15 @@ def _merge_secondary(reference: Service, metadata: Metadata | None, operations: 
 def _replace_messages(
     pairs: list[Pair], importer: Importer, reference: Service, artifact_name: str
 ) -> list[Pair]:
-    """Examples are replaced per (operation, source artifact) and accumulate across artifact names."""
+    """Examples are replaced per (operation, source artifact) and accumulate across artifact names.
+
+    `pairs` are the examples of `reference` only, so the work depends on this service alone.
+    """
     for operation in reference.operations:
         pairs = [
             p
             for p in pairs
-            if not (
-                p.service_id == reference.id
-                and p.operation_name == operation.name
-                and p.source_artifact == artifact_name
-            )
+            if not (p.operation_name == operation.name and p.source_artifact == artifact_name)
         ]
         try:
             exchanges = importer.messages(reference, operation)
