@@ -5,7 +5,7 @@ then for each size (0 and --services unrelated services already in Microcks) rec
 changed mock with two secondaries (APIExamples + APIMetadata) --rounds times, and prints the
 Microcks calls per reconcile and the median time, with the ratio against the 0-service baseline
 measured in the same run; also the time without the local server's own in-memory store work
-(its import copies the whole store, where Microcks does an indexed lookup). Target: the same
+(a side measure: what the pipeline itself spends). Target: the same
 call count (1 lookup + 1 main + 2 secondaries + 1 read-back) at every size.
 Usage: python bench/microcks_calls.py [--services 5000] [--rounds 7]"""
 
