@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -147,6 +147,8 @@ def sample_mock_url(microcks_url: str) -> str:
 
 def check_ports_free(host: str, ports: Mapping[str, int]) -> None:
     """Refuse busy ports before anything starts, naming the flag that changes each."""
+    if len(set(ports.values())) < len(ports):
+        raise DemoError(f"the ports must differ: {', '.join(ports)}")
     for flag, port in ports.items():
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
@@ -155,8 +157,6 @@ def check_ports_free(host: str, ports: Mapping[str, int]) -> None:
                 raise DemoError(
                     f"port {port} on {host} is busy; choose another with {flag} N"
                 ) from None
-    if len(set(ports.values())) < len(ports):
-        raise DemoError("the Dagster UI and Microcks ports must differ (--port, --microcks-port)")
 
 
 def prepare_workdir(paths: DemoPaths, *, reset: bool, sample: Path = SAMPLE_CATALOG) -> bool:
@@ -258,25 +258,26 @@ def stop_group(proc: subprocess.Popen[bytes], grace: float = STOP_GRACE_SECONDS)
     for pid, _ in tree:  # a child may have left the group (its own session)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        proc.poll()
-        if not any(process_identity(pid) == ident for pid, ident in _as_pairs(tree)):
-            break
-        time.sleep(0.1)
+    if _wait_gone(proc, tree, grace):
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    for pid, ident in _as_pairs(tree):
-        if process_identity(pid) == ident:  # same process, not a reused pid
+    for pid, start in tree:
+        if process_identity(pid) == (pid, start):  # the same process, not a reused pid
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
+    _wait_gone(proc, tree, 5.0)  # a signal is delivered asynchronously
 
 
-def _as_pairs(tree: list[tuple[int, int]]) -> Iterator[tuple[int, tuple[int, int]]]:
-    for pid, start in tree:
-        yield pid, (pid, start)
+def _wait_gone(proc: subprocess.Popen[bytes], tree: list[tuple[int, int]], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        proc.poll()  # reaps our direct child
+        if not any(process_identity(pid) == (pid, start) for pid, start in tree):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def wait_until_answers(

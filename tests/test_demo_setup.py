@@ -1,0 +1,303 @@
+"""The demo's preparation, refusals and process handling, without starting Dagster."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from demo_fixtures import free_ports, process_tree, still_running, stop
+
+from microcks_pipeline import demo
+from microcks_pipeline.cli import main
+from microcks_pipeline.defs import settings as s
+from microcks_pipeline.defs.tags import ENTITY_TAG
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def listening_port():
+    """A port some other program holds open on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+# -- refusals: before anything starts ------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["--port", "--microcks-port"])
+def test_a_busy_port_is_refused_naming_its_flag_and_nothing_is_created(
+    flag, listening_port, tmp_path, capsys
+):
+    workdir = tmp_path / "demo"
+    other = "--microcks-port" if flag == "--port" else "--port"
+    (free,) = free_ports(1)
+
+    code = main(["demo", "--workdir", str(workdir), flag, str(listening_port), other, str(free)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"port {listening_port}" in err and "busy" in err and f"{flag} N" in err
+    assert not workdir.exists()
+
+
+def test_the_same_port_for_ui_and_microcks_is_refused(tmp_path, capsys):
+    (port,) = free_ports(1)
+
+    args = ["demo", "--workdir", str(tmp_path / "d"), "--port", str(port)]
+
+    code = main([*args, "--microcks-port", str(port)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "must differ" in err and "--port" in err and "--microcks-port" in err
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_foreign_non_empty_workdir_is_refused_and_left_untouched(tmp_path, capsys):
+    workdir = tmp_path / "mine"
+    workdir.mkdir()
+    (workdir / "notes.txt").write_text("keep me")
+    (workdir / "status.db").write_text("not the demo's")
+    ui, microcks = free_ports(2)
+
+    for extra in ([], ["--reset"]):
+        args = ["demo", "--workdir", str(workdir), "--port", str(ui)]
+        code = main([*args, "--microcks-port", str(microcks), *extra])
+
+        assert code == 2
+        assert "was not made by the demo" in capsys.readouterr().err
+    assert sorted(p.name for p in workdir.iterdir()) == ["notes.txt", "status.db"]
+    assert (workdir / "status.db").read_text() == "not the demo's"
+
+
+def test_a_workdir_that_is_a_file_is_refused(tmp_path):
+    paths = demo.DemoPaths(tmp_path / "file")
+    paths.workdir.write_text("x")
+
+    with pytest.raises(demo.DemoError, match="not a directory"):
+        demo.prepare_workdir(paths, reset=False)
+    assert paths.workdir.read_text() == "x"
+
+
+# -- the work directory ----------------------------------------------------------------------
+
+
+def test_prepare_copies_the_sample_catalog_once_and_keeps_edits_across_restarts(tmp_path):
+    paths = demo.DemoPaths(tmp_path / "demo")
+    sample = REPO / "examples" / "catalog"
+
+    first = demo.prepare_workdir(paths, reset=False)
+    edited = paths.catalog / "petstore" / "microcks.yaml"
+    edited.write_text(edited.read_text() + "# edited\n")
+    (paths.catalog / "legacy" / "catalog-info.yaml").unlink()
+    second = demo.prepare_workdir(paths, reset=False)
+
+    assert (first, second) == (True, False)
+    assert edited.read_text().endswith("# edited\n")
+    assert not (paths.catalog / "legacy" / "catalog-info.yaml").exists()
+    copied = sorted(p.relative_to(paths.catalog) for p in paths.catalog.rglob("*"))
+    assert len(copied) == len(list(sample.rglob("*"))) - 1
+
+
+def test_prepare_recreates_status_db_and_dagster_home_every_start(tmp_path):
+    # The local Microcks starts empty, so rows saying "completed" would be lies.
+    paths = demo.DemoPaths(tmp_path / "demo")
+    demo.prepare_workdir(paths, reset=False)
+    paths.status_db.write_text("old rows")
+    (paths.dagster_home / "history").mkdir()
+
+    demo.prepare_workdir(paths, reset=False)
+
+    assert not paths.status_db.exists()
+    assert sorted(p.name for p in paths.dagster_home.iterdir()) == ["dagster.yaml"]
+
+
+def test_reset_starts_over_from_the_sample_catalog(tmp_path):
+    paths = demo.DemoPaths(tmp_path / "demo")
+    demo.prepare_workdir(paths, reset=False)
+    edited = paths.catalog / "petstore" / "microcks.yaml"
+    edited.write_text("broken")
+    paths.log.write_text("old log")
+
+    copied = demo.prepare_workdir(paths, reset=True)
+
+    assert copied
+    assert edited.read_bytes() == (REPO / "examples/catalog/petstore/microcks.yaml").read_bytes()
+    assert not paths.log.exists()
+
+
+def test_the_demo_instance_is_sqlite_with_a_fast_queue_and_one_run_per_entity(tmp_path):
+    (tmp_path / "dagster.yaml").write_text(demo.instance_yaml(max_concurrent_runs=3))
+
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+
+    try:
+        queue = instance.get_concurrency_config().run_queue_config
+        assert type(instance.run_storage).__name__ == "SqliteRunStorage"
+        assert instance.run_coordinator.dequeue_interval_seconds == 1
+        assert queue.max_concurrent_runs == 3
+        assert queue.tag_concurrency_limits == [
+            {"key": ENTITY_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+        ]
+    finally:
+        instance.dispose()
+
+
+def test_dagster_env_replaces_the_callers_pipeline_settings_with_the_demos(tmp_path):
+    paths = demo.DemoPaths(tmp_path)
+    base = {
+        "PATH": "/bin",
+        s.BACKSTAGE_URL: "https://backstage.invalid",
+        s.MICROCKS_URL: "https://real-microcks.invalid",
+        "DAGSTER_HOME": "/elsewhere",
+    }
+
+    env = demo.demo_env(base, paths=paths, microcks_url="http://127.0.0.1:1", client_secret="x1")
+
+    assert env["PATH"] == "/bin"
+    assert s.BACKSTAGE_URL not in env
+    assert env[s.MICROCKS_URL] == "http://127.0.0.1:1"
+    assert env[s.MICROCKS_CLIENT_SECRET] == "x1"
+    assert env["DAGSTER_HOME"] == str(paths.dagster_home)
+    assert env[s.CATALOG_ROOT] == str(paths.catalog)
+    assert env[s.DB_URL].startswith("sqlite:///") and env[s.DB_URL].endswith("status.db")
+    assert int(env[s.CATALOG_INTERVAL]) < 5 and int(env[s.SYNC_INTERVAL]) < 5
+
+
+def test_mock_url_encodes_the_service_name_as_microcks_expects():
+    url = demo.mock_url("http://127.0.0.1:8585/", "My API", "bk-0123456789abcdef-default", "/a")
+
+    assert url == "http://127.0.0.1:8585/rest/My%20API/bk-0123456789abcdef-default/a"
+
+
+# -- processes -----------------------------------------------------------------------------
+
+STUBBORN = """
+import os, signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+# one child in the group, one that left it (its own session), both ignoring SIGTERM
+code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)"
+subprocess.Popen([sys.executable, "-c", code])
+subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+print("started", flush=True)
+time.sleep(120)
+"""
+
+
+def test_stop_group_kills_a_tree_that_ignores_sigterm_including_a_child_in_its_own_session(
+    tmp_path,
+):
+    log = tmp_path / "log"
+    proc = demo.start_group([sys.executable, "-c", STUBBORN], env={}, cwd=tmp_path, log=log)
+    try:
+        deadline = time.monotonic() + 20
+        while "started" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        tree = process_tree(proc.pid)
+        assert len(tree) == 3
+
+        demo.stop_group(proc, grace=0.5)
+
+        assert [p.cmdline for p in tree if still_running(p)] == []
+        assert proc.returncode is not None
+    finally:
+        stop(proc)
+
+
+def test_start_group_keeps_the_child_out_of_the_callers_process_group(tmp_path):
+    proc = demo.start_group(
+        [sys.executable, "-c", "import time; time.sleep(30)"],
+        env={},
+        cwd=tmp_path,
+        log=tmp_path / "log",
+    )
+    try:
+        assert os.getpgid(proc.pid) == proc.pid != os.getpgid(0)
+    finally:
+        demo.stop_group(proc, grace=1)
+        stop(proc)
+
+
+@dataclass
+class StatusServer:
+    url: str
+    statuses: list[int]  # answered in order; the last one repeats
+    seen: list[str]
+
+
+@pytest.fixture
+def status_server():
+    """A real HTTP server on 127.0.0.1 answering GETs with the statuses the test lists."""
+    state = StatusServer("", [404], [])
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            state.seen.append(self.path)
+            status = state.statuses.pop(0) if len(state.statuses) > 1 else state.statuses[0]
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/rest/x"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_waiting_for_the_mock_ends_when_it_answers_200(status_server):
+    status_server.statuses[:] = [404, 503, 200]
+
+    answered = demo.wait_until_answers(
+        status_server.url, timeout=20, alive=lambda: True, interval=0.01
+    )
+
+    assert answered
+    assert status_server.seen == ["/rest/x"] * 3
+
+
+def test_waiting_for_the_mock_gives_up_at_the_timeout(status_server):
+    answered = demo.wait_until_answers(
+        status_server.url, timeout=0.3, alive=lambda: True, interval=0.05
+    )
+
+    assert not answered
+    assert status_server.seen
+
+
+def test_waiting_for_the_mock_stops_when_dagster_dies(status_server):
+    with pytest.raises(demo.DemoError, match="stopped before the first sync") as caught:
+        demo.wait_until_answers(status_server.url, timeout=20, alive=lambda: False)
+
+    assert caught.value.exit_code == demo.EXIT_FAILED
+
+
+def test_the_demo_command_is_registered_with_its_options():
+    help_text = subprocess.run(
+        [sys.executable, "-m", "microcks_pipeline.cli", "demo", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    for option in ("--port", "--microcks-port", "--workdir", "--reset", "--ready-timeout"):
+        assert option in help_text
