@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.run_requests import (
@@ -52,14 +52,15 @@ def test_the_same_due_state_gives_the_same_run_key() -> None:
     assert entity_run_key(REF, [row(REF)]) == entity_run_key(REF, [row(REF)])
 
 
-def test_a_new_fingerprint_a_retry_or_an_expired_lease_gives_a_new_run_key() -> None:
+def test_a_new_fingerprint_a_retry_a_release_or_an_expired_lease_gives_a_new_run_key() -> None:
     first = entity_run_key(REF, [row(REF)])
 
     changed = entity_run_key(REF, [row(REF, fingerprint_hash="e" * 64)])
     retried = entity_run_key(REF, [row(REF, attempts=1)])
     orphaned_lease = entity_run_key(REF, [row(REF, status="leased", lease_owner="run-1")])
+    given_back = entity_run_key(REF, [row(REF, updated_at=NOW + timedelta(seconds=1))])
 
-    assert len({first, changed, retried, orphaned_lease}) == 4
+    assert len({first, changed, retried, orphaned_lease, given_back}) == 5
 
 
 def test_run_keys_of_different_entities_differ_even_for_equal_rows() -> None:

@@ -207,6 +207,10 @@ def test_microcks_down_fails_the_run_clearly_and_sets_the_global_backoff(world: 
     assert world.store.global_backoff() is not None
     assert "backoff" in world.tick_sync().skip_message
     assert world.store.counts()["leased"] == 0  # rows given back for a later run
+    world.store.clear_global_backoff()  # the backoff is over
+    retry = request_for(world.tick_sync().run_requests, PETSTORE)
+    assert retry.run_key != request.run_key  # else Dagster would skip it as already launched
+    assert world.run(retry).success
 
 
 def test_the_same_change_run_twice_does_nothing_harmful(world: World) -> None:

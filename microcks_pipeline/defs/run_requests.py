@@ -1,8 +1,11 @@
 """Which runs the sync sensor asks for: one per entity for a few, batches for many (pure).
 
 A run_key names exactly one state of an entity's due rows (mock, action, fingerprint, attempts,
-status, lease owner), so Dagster never launches the same change twice, while a retry after a
-backoff (attempts+1) or an expired lease (new status/owner) gets a new key.
+status, lease owner, last update), so Dagster never launches the same change twice, while every
+later attempt gets a new key: a retry after a backoff (attempts+1), rows given back after a
+Microcks-wide failure (updated again), an expired lease (new status and owner). Dagster skips a
+run_key it has seen before whatever that run's outcome, so a key that survived a failure would
+block the entity for good.
 """
 
 from __future__ import annotations
@@ -33,7 +36,15 @@ def _digest(value: object) -> str:
 def entity_run_key(entity_ref: str, rows: Iterable[StatusRow]) -> str:
     """`<ref>@<hash of the rows' due state>`: same state, same key."""
     state = sorted(
-        (r.mock_id, r.desired_action, r.fingerprint_hash, r.attempts, r.status, r.lease_owner or "")
+        (
+            r.mock_id,
+            r.desired_action,
+            r.fingerprint_hash,
+            r.attempts,
+            r.status,
+            r.lease_owner or "",
+            r.updated_at.isoformat(),
+        )
         for r in rows
         if r.status in ("pending", "leased")
     )
