@@ -253,14 +253,5 @@ def removable_entities(
 ) -> list[str]:
     """Entities whose every row is a completed delete (and not listed in `catalog_refs`): their
     services are gone, so their partition and rows can go too."""
-    grouped: dict[str, list[StatusRow]] = {}
-    for row in store.rows():
-        if refs is None or row.entity_ref in refs:
-            grouped.setdefault(row.entity_ref, []).append(row)
-    return sorted(
-        ref
-        for ref, rows in grouped.items()
-        if (catalog_refs is None or ref not in catalog_refs)
-        and all(r.desired_action == "delete" and r.status == "completed" for r in rows)
-        and not any(r.last_error for r in rows)
-    )
+    finished = store.finished_entities(refs)
+    return [r for r in finished if catalog_refs is None or r not in catalog_refs]

@@ -44,3 +44,29 @@ def test_requeue_makes_settled_rows_pending_and_leaves_leased_rows_alone(
     assert rows["done"].status == "pending" and rows["done"].next_attempt_at is None
     assert rows["busy"].status == "leased" and rows["busy"].lease_owner == "run-1"
     assert store.requeue([], now=later) == 0
+
+
+def test_finished_entities_are_those_whose_every_row_is_a_clean_completed_delete(
+    store: StatusStore,
+) -> None:
+    gone, half, failed = "api:default/gone", "api:default/half", "api:default/failed"
+    store.upsert_desired(
+        [
+            desired_row(gone, "a", "d1", "delete"),
+            desired_row(gone, "b", "d2", "delete"),
+            desired_row(half, "a", "d3", "delete"),
+            desired_row(half, "b", "f4", "reconcile"),
+            desired_row(failed, "a", "d5", "delete", error="microcks.yaml:3: bad"),
+        ],
+        now=T0,
+    )
+    for ref in (gone, half):
+        for row in store.claim(ref, "run-1", now=T0):
+            store.complete(row.id, "run-1", row.fingerprint_hash, now=T0)
+    # A load failure: its services were deleted, the row shows why (the worker's path).
+    (row,) = store.claim(failed, "run-1", now=T0)
+    store.fail_permanent(row.id, "run-1", "microcks.yaml:3: bad", now=T0)
+
+    assert store.finished_entities() == [gone]
+    assert store.finished_entities({half, failed}) == []
+    assert store.finished_entities({gone}) == [gone]

@@ -24,7 +24,12 @@ from microcks_pipeline.defs import settings as s
 from microcks_pipeline.errors import ConfigError
 from microcks_pipeline.microcks import MicrocksClient, TokenProvider
 from microcks_pipeline.microcks.token import check_base_url
+from microcks_pipeline.processor import ScanCache
 from microcks_pipeline.store import StatusStore
+
+# One (source, reader, cache) per catalog configuration per process; see CatalogResource.scanner.
+_SCANNERS: dict[str, tuple[CatalogSource, ArtifactReader, ScanCache]] = {}
+_SCANNERS_LOCK = threading.Lock()
 
 
 class CatalogResource(dg.ConfigurableResource):
@@ -53,6 +58,19 @@ class CatalogResource(dg.ConfigurableResource):
             )
         except ValueError as exc:
             raise ConfigError(str(exc), field="catalog") from None
+
+    def scanner(self) -> tuple[CatalogSource, ArtifactReader, ScanCache]:
+        """The source, reader and scan cache the catalog sensor keeps for this configuration.
+
+        Sensors are evaluated in a long-lived code server: keeping these between ticks makes an
+        unchanged tick cost a stat of each file instead of a re-read and re-parse of everything.
+        """
+        key = self.model_dump_json()
+        with _SCANNERS_LOCK:
+            found = _SCANNERS.get(key)
+            if found is None:
+                found = _SCANNERS[key] = (self.source(), self.reader(), ScanCache())
+            return found
 
     def reader(self) -> ArtifactReader:
         extra = {"max_file_bytes": self.max_bytes} if self.max_bytes else {}

@@ -60,8 +60,8 @@ def catalog_sensor(
     status_store: StatusStoreResource,
 ) -> dg.SensorResult:
     try:
-        with catalog.open() as (source, reader):
-            result = process_catalog(source, reader, status_store.store())
+        source, reader, cache = catalog.scanner()
+        result = process_catalog(source, reader, status_store.store(), cache=cache)
     except PipelineError as exc:  # misconfiguration, status database down: say so, change nothing
         return dg.SensorResult(skip_reason=f"catalog sensor could not run: {exc}")
     if not result.listing_ok:

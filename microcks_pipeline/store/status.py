@@ -240,6 +240,32 @@ class StatusStore:
         with self._tx(write=False) as conn:
             return list(conn.execute(stmt))
 
+    def finished_entities(self, refs: set[str] | None = None) -> list[str]:
+        """Entities whose every row is a completed delete with no error: their services are gone.
+
+        One grouped query, so the sync sensor's tick does not read every row of a large table."""
+        not_done = sa.case(
+            (
+                sa.and_(
+                    _t.c.desired_action == "delete",
+                    _t.c.status == "completed",
+                    _t.c.last_error.is_(None),
+                ),
+                0,
+            ),
+            else_=1,
+        )
+        stmt = (
+            sa.select(_t.c.entity_ref)
+            .group_by(_t.c.entity_ref)
+            .having(sa.func.sum(not_done) == 0)
+            .order_by(_t.c.entity_ref)
+        )
+        if refs is not None:
+            stmt = stmt.where(_t.c.entity_ref.in_(sorted(refs)))
+        with self._tx(write=False) as conn:
+            return [r.entity_ref for r in conn.execute(stmt)]
+
     def requeue(self, row_ids: Sequence[int], *, now: datetime | None = None) -> int:
         """Make settled rows `pending` again, due now (the drift audit found their service
         changed or gone). Leased rows are left to their run."""
