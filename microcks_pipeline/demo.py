@@ -403,7 +403,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
 
-    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    # Also when started in the background, where a shell leaves SIGINT ignored.
+    previous = signal.signal(signal.SIGTERM, _raise_stop), signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     code = EXIT_STOPPED
     try:
         with contextlib.ExitStack() as stack:
@@ -416,8 +418,8 @@ def run(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, _Stop):
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
     return code
 
 

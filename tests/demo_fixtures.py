@@ -3,8 +3,10 @@ written apart from microcks_pipeline.demo so the tests do not only agree with th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
+import signal
 import socket
 import subprocess
 import threading
@@ -119,8 +121,26 @@ def environ_of(pid: int) -> dict[str, str]:
     return dict(pairs)
 
 
-def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
-    """Best-effort cleanup of a process this test started (by its id)."""
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(timeout)
+class Tracker:
+    """Remembers every process seen below a subprocess, so a failed test can still end them all
+    (once the root is gone, its children are no longer found under it)."""
+
+    def __init__(self, root: subprocess.Popen) -> None:
+        self.root = root
+        self.seen: dict[int, Proc] = {}
+
+    def snapshot(self) -> list[Proc]:
+        tree = process_tree(self.root.pid)
+        self.seen.update((p.pid, p) for p in tree)
+        return tree
+
+    def kill_survivors(self, timeout: float = 10.0) -> None:
+        """SIGKILL, by pid, every remembered process still running (the test started them)."""
+        if self.root.poll() is None:
+            self.snapshot()
+        for proc in self.seen.values():
+            if still_running(proc):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.root.wait(timeout)

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from demo_fixtures import LineReader, environ_of, free_ports, process_tree, still_running, stop
+from demo_fixtures import LineReader, Tracker, environ_of, free_ports, still_running
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_FILE = Path("petstore/mocks/default/petstore-examples.yaml")
@@ -67,6 +67,7 @@ def test_demo_serves_the_sample_mock_follows_an_edit_and_stops_every_process(tmp
         start_new_session=True,  # our own group: a stray signal never reaches pytest
     )
     out, err = LineReader(demo.stdout), LineReader(demo.stderr)
+    processes = Tracker(demo)
     try:
         # Act 1: wait for "ready" and call the printed mock URL.
         ready = out.wait_for(lambda line: line.startswith("ready"), timeout=80)
@@ -90,14 +91,14 @@ def test_demo_serves_the_sample_mock_follows_an_edit_and_stops_every_process(tmp
             assert seen == expected
 
         # Act 3: SIGTERM the demo.
-        tree = process_tree(demo.pid)
+        tree = processes.snapshot()
         dagster_dev = [p for p in tree if " dagster dev " in f" {p.cmdline} "]
         assert dagster_dev and any("dagster_webserver" in p.cmdline for p in tree)
         secret = environ_of(dagster_dev[0].pid)["MICROCKS_CLIENT_SECRET"]
         demo.send_signal(signal.SIGTERM)
         code = demo.wait(timeout=30)
     finally:
-        stop(demo)
+        processes.kill_survivors()
 
     # Assert: clean exit, nothing left running, no secret shown, the repository untouched.
     assert code == 0, err.text()
@@ -106,3 +107,41 @@ def test_demo_serves_the_sample_mock_follows_an_edit_and_stops_every_process(tmp
     assert secret and secret not in shown
     assert "stopped" in out.lines[-1]
     assert (REPO / "examples/catalog" / SAMPLE_FILE).read_bytes() == sample_before
+
+
+def test_ctrl_c_during_start_up_stops_everything_even_when_launched_with_sigint_ignored(
+    tmp_path: Path,
+):
+    # Arrange: as `make demo &` from a script, which starts the demo with SIGINT ignored.
+    ui_port, microcks_port = free_ports(2)
+    command = [sys.executable, "-m", "microcks_pipeline.cli", "demo"]
+    command += ["--workdir", str(tmp_path / "demo"), "--port", str(ui_port)]
+    demo = subprocess.Popen(
+        [*command, "--microcks-port", str(microcks_port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    out, err = LineReader(demo.stdout), LineReader(demo.stderr)
+    processes = Tracker(demo)
+    try:
+        assert out.wait_for(lambda line: line.startswith("waiting"), timeout=30), err.text(0)
+        deadline = time.monotonic() + 20
+        while not any("dagster dev" in p.cmdline for p in processes.snapshot()):
+            assert time.monotonic() < deadline, "dagster dev never started"
+            time.sleep(0.1)
+        tree = processes.snapshot()
+
+        # Act: Ctrl-C while Dagster is still starting.
+        demo.send_signal(signal.SIGINT)
+        code = demo.wait(timeout=30)
+    finally:
+        processes.kill_survivors()
+
+    # Assert
+    assert code == 0, err.text()
+    assert out.text().rstrip().endswith("stopped")
+    assert [p.cmdline for p in tree if still_running(p)] == []

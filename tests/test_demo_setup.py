@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from demo_fixtures import free_ports, process_tree, still_running, stop
+from demo_fixtures import Tracker, free_ports, still_running
 
 from microcks_pipeline import demo
 from microcks_pipeline.cli import main
@@ -201,11 +201,12 @@ def test_stop_group_kills_a_tree_that_ignores_sigterm_including_a_child_in_its_o
 ):
     log = tmp_path / "log"
     proc = demo.start_group([sys.executable, "-c", STUBBORN], env={}, cwd=tmp_path, log=log)
+    processes = Tracker(proc)
     try:
         deadline = time.monotonic() + 20
         while "started" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.05)
-        tree = process_tree(proc.pid)
+        tree = processes.snapshot()
         assert len(tree) == 3
 
         demo.stop_group(proc, grace=0.5)
@@ -213,7 +214,7 @@ def test_stop_group_kills_a_tree_that_ignores_sigterm_including_a_child_in_its_o
         assert [p.cmdline for p in tree if still_running(p)] == []
         assert proc.returncode is not None
     finally:
-        stop(proc)
+        processes.kill_survivors()
 
 
 def test_start_group_keeps_the_child_out_of_the_callers_process_group(tmp_path):
@@ -227,7 +228,6 @@ def test_start_group_keeps_the_child_out_of_the_callers_process_group(tmp_path):
         assert os.getpgid(proc.pid) == proc.pid != os.getpgid(0)
     finally:
         demo.stop_group(proc, grace=1)
-        stop(proc)
 
 
 @dataclass
