@@ -194,8 +194,17 @@ def prepare_workdir(paths: DemoPaths, *, reset: bool, sample: Path = SAMPLE_CATA
 # -- processes ------------------------------------------------------------------------------
 
 
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
+@dataclass(frozen=True)
+class _ProcInfo:
+    ppid: int
+    pgrp: int
+    session: int
+    start: int  # clock ticks since boot: tells a reused pid apart
+
+
+def _proc_table() -> dict[int, _ProcInfo]:
+    """Live processes from Linux /proc (zombies left out: they only wait to be reaped)."""
+    table: dict[int, _ProcInfo] = {}
     with contextlib.suppress(OSError):
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
@@ -205,39 +214,40 @@ def _children_map() -> dict[int, list[int]]:
                     stat = f.read()
             except OSError:
                 continue
-            # Fields after the parenthesised command name: state, ppid, ...
-            ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
-            children.setdefault(ppid, []).append(int(entry.name))
-    return children
+            # Fields after the parenthesised command name: state, ppid, pgrp, session, ...
+            fields = stat[stat.rindex(b")") + 2 :].split()
+            if fields[0] not in (b"Z", b"X"):
+                ppid, pgrp, session = int(fields[1]), int(fields[2]), int(fields[3])
+                table[int(entry.name)] = _ProcInfo(ppid, pgrp, session, int(fields[19]))
+    return table
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (Linux /proc; empty elsewhere)."""
-    tree = _children_map()
-    found, todo = [], list(tree.get(pid, []))
+def _tree(root: int, alive: bool, known: Mapping[int, int]) -> dict[int, int]:
+    """pid → start of every live process of `root`'s tree: `root` while `alive` (unreaped, so
+    its pid is not reused), processes in its session or group (an orphan is reparented but stays
+    there), processes below those, and `known` ones still alive."""
+    table = _proc_table()
+    found = {
+        pid: info.start
+        for pid, info in table.items()
+        if (pid == root and alive) or (pid != root and root in (info.session, info.pgrp))
+    }
+    found.update((p, s) for p, s in known.items() if p in table and table[p].start == s)
+    todo = list(found)
     while todo:
-        child = todo.pop()
-        found.append(child)
-        todo.extend(tree.get(child, []))
+        parent = todo.pop()
+        for pid, info in table.items():
+            if info.ppid == parent and pid not in found:
+                found[pid] = info.start
+                todo.append(pid)
     return found
-
-
-def process_identity(pid: int) -> tuple[int, int] | None:
-    """(pid, start time) of a live process, None when gone or a zombie; guards against pid reuse."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except OSError:
-        return None
-    if fields[0] in (b"Z", b"X"):
-        return None
-    return pid, int(fields[19])
 
 
 def start_group(
     command: Sequence[str], *, env: Mapping[str, str], cwd: Path, log: Path
 ) -> subprocess.Popen[bytes]:
-    """Start `command` in its own process group (so Ctrl-C reaches only the demo), output to log."""
+    """Start `command` in its own session and process group (so Ctrl-C reaches only the demo),
+    its output appended to `log`."""
     with open(log, "ab") as out:
         return subprocess.Popen(
             list(command),
@@ -251,33 +261,30 @@ def start_group(
 
 
 def stop_group(proc: subprocess.Popen[bytes], grace: float = STOP_GRACE_SECONDS) -> None:
-    """SIGTERM the process group and every descendant, SIGKILL what is left after `grace`."""
-    tree = [i for i in map(process_identity, [proc.pid, *descendants(proc.pid)]) if i]
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    for pid, _ in tree:  # a child may have left the group (its own session)
+    """SIGTERM every process of `proc`'s tree, SIGKILL what is left after `grace`.
+
+    The tree is re-read while waiting: dagster dev restarts a code server that dies first, and
+    that late process must not outlive the demo. Without /proc only the group is signalled.
+    """
+    known: dict[int, int] = {}
+    for sig, timeout in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
-    if _wait_gone(proc, tree, grace):
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    for pid, start in tree:
-        if process_identity(pid) == (pid, start):  # the same process, not a reused pid
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-    _wait_gone(proc, tree, 5.0)  # a signal is delivered asynchronously
-
-
-def _wait_gone(proc: subprocess.Popen[bytes], tree: list[tuple[int, int]], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        proc.poll()  # reaps our direct child
-        if not any(process_identity(pid) == (pid, start) for pid, start in tree):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
+            os.killpg(proc.pid, sig)
+        signalled: set[tuple[int, int]] = set()
+        deadline = time.monotonic() + timeout
+        while True:
+            alive = proc.poll() is None  # also reaps our direct child
+            known = _tree(proc.pid, alive, known)
+            if not alive and not known:
+                return
+            for member in known.items():
+                if member not in signalled:
+                    signalled.add(member)
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(member[0], sig)
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
 
 
 def wait_until_answers(

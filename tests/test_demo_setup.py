@@ -217,6 +217,52 @@ def test_stop_group_kills_a_tree_that_ignores_sigterm_including_a_child_in_its_o
         processes.kill_survivors()
 
 
+RESPAWNING = """
+import os, signal, subprocess, sys, time
+late = (
+    "import os, signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(120)"
+)
+def restart_then_exit(*_):  # as dagster dev restarting its code server while going down
+    subprocess.Popen([sys.executable, "-c", late, sys.argv[1]])
+    while not os.path.exists(sys.argv[1]):
+        time.sleep(0.01)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, restart_then_exit)
+print("started", flush=True)
+time.sleep(120)
+"""
+
+
+def test_stop_group_also_ends_a_process_started_while_the_tree_goes_down(tmp_path):
+    log, late_pid = tmp_path / "log", tmp_path / "late.pid"
+    command = [sys.executable, "-c", RESPAWNING, str(late_pid)]
+    proc = demo.start_group(command, env={}, cwd=tmp_path, log=log)
+    processes = Tracker(proc)
+    try:
+        deadline = time.monotonic() + 20
+        while "started" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        demo.stop_group(proc, grace=1)
+
+        pid = int(late_pid.read_text())
+        assert not _running(pid)
+        assert proc.returncode == 0  # the parent itself exited on SIGTERM
+    finally:
+        processes.kill_survivors()
+        if late_pid.exists() and _running(pid := int(late_pid.read_text())):
+            os.kill(pid, 9)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
 def test_start_group_keeps_the_child_out_of_the_callers_process_group(tmp_path):
     proc = demo.start_group(
         [sys.executable, "-c", "import time; time.sleep(30)"],
