@@ -1,0 +1,293 @@
+"""Benchmark: edit-to-mock latency of the demo, and syncing a large catalog through Dagster.
+
+(a) latency  Starts `microcks-pipeline demo` in a temporary work directory (demo intervals, real
+             `dagster dev`), then --edits times edits the example behind the printed mock URL
+             and times until that URL serves the new body. Prints p50, min and max.
+(b) sync     Generates --entities API entities (bench/catalog_scan.py's generator), then, each
+             against a fresh local Microcks-compatible server process (auth on):
+               plain   one process, no Dagster: list the catalog, load each entity's desired
+                       state and `reconcile_entity` it with a `MicrocksClient`, in a loop;
+               dagster `dagster-daemon run` with the demo's instance and env, from an empty
+                       instance and status store until every status row is completed and the
+                       last entity's mock answers.
+               worker  in between, for the breakdown: the same catalog pass and `sync_entity`
+                       (status store, events, compare-and-set) in one process, no Dagster.
+             Prints the wall times and the ratio dagster/plain.
+Targets: latency p50 <= 15 s; sync ratio <= 3.
+Usage: python bench/sync_latency.py [--entities 1000] [--edits 5] [--skip-latency] [--skip-sync]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from catalog_scan import generate  # noqa: E402 - the same generated entities as that bench
+
+from microcks_pipeline import demo  # noqa: E402
+from microcks_pipeline.artifacts import ArtifactReader  # noqa: E402
+from microcks_pipeline.catalog import FilesystemCatalog  # noqa: E402
+from microcks_pipeline.desired import load_entity_desired  # noqa: E402
+from microcks_pipeline.identity import service_version  # noqa: E402
+from microcks_pipeline.microcks import MicrocksClient, TokenProvider  # noqa: E402
+from microcks_pipeline.processor import process_catalog  # noqa: E402
+from microcks_pipeline.reconcile import reconcile_entity  # noqa: E402
+from microcks_pipeline.store import StatusStore  # noqa: E402
+from microcks_pipeline.worker import sync_entity  # noqa: E402
+
+SAMPLE_FILE = Path("petstore/mocks/default/petstore-examples.yaml")
+EXAMPLE = ("GET /pets/{petId}", "spike")  # the example behind the demo's printed mock URL
+TARGET_LATENCY, TARGET_RATIO = 15.0, 3.0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_line(proc: subprocess.Popen[str], pattern: str, timeout: float) -> list[str]:
+    """Lines of `proc`'s stdout up to the first matching `pattern` (raises on timeout or exit)."""
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"process exited before {pattern!r}:\n{''.join(lines)}")
+        lines.append(line)
+        if re.search(pattern, line):
+            return lines
+    raise RuntimeError(f"no {pattern!r} within {timeout} s")
+
+
+def _poll_until(check, timeout: float, interval: float = 0.1) -> float:  # type: ignore[no-untyped-def]
+    """Seconds until `check()` is true (raises on timeout)."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > timeout:
+            raise RuntimeError(f"not done within {timeout} s")
+        time.sleep(interval)
+    return time.monotonic() - start
+
+
+# -- (a) edit-to-mock latency through the demo ------------------------------------------------
+
+
+def measure_latency(edits: int) -> list[float]:
+    with tempfile.TemporaryDirectory(prefix="sync-latency-") as tmp:
+        workdir = Path(tmp) / "demo"
+        command = [sys.executable, "-m", "microcks_pipeline.cli", "demo"]
+        command += ["--workdir", str(workdir), "--port", str(_free_port())]
+        proc = subprocess.Popen(
+            [*command, "--microcks-port", str(_free_port())],
+            cwd=tmp,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            lines = _wait_for_line(proc, r"^ready", timeout=240)
+            url = next(x.split(":", 1)[1].strip() for x in lines if "mock URL:" in x)
+            path = workdir / "catalog" / SAMPLE_FILE
+            seconds = []
+            with httpx.Client(timeout=5, trust_env=False) as client:
+                for i in range(edits):
+                    name = f"edit-{i}-{secrets.token_hex(3)}"
+                    doc = yaml.safe_load(path.read_text())
+                    operation, example = EXAMPLE
+                    doc["operations"][operation][example]["response"]["body"]["name"] = name
+                    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+                    took = _poll_until(lambda n=name: client.get(url).json().get("name") == n, 60)
+                    seconds.append(took)
+                    print(f"  edit {i + 1}: {took:.2f} s", flush=True)
+            return seconds
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+# -- (b) syncing N entities: Dagster vs a plain loop ------------------------------------------
+
+
+@contextmanager
+def microcks_server(secret: str, log: Path) -> Iterator[str]:
+    """A fresh local Microcks-compatible server in its own process (no GIL shared with the
+    measured code), auth on; yields its base URL."""
+    port = _free_port()
+    env = {**os.environ, "MICROCKS_CLIENT_SECRET": secret}
+    command = [sys.executable, "-m", "microcks_pipeline.cli", "serve-microcks"]
+    proc = subprocess.Popen(
+        [*command, "--port", str(port), "--client-id", demo.CLIENT_ID],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=open(log, "ab"),  # noqa: SIM115 - closed with the process
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        url = _wait_for_line(proc, r"^http://", timeout=60)[-1].strip()
+        yield url
+    finally:
+        demo.stop_group(proc, grace=5)  # type: ignore[arg-type]
+
+
+def _mock_answers(base_url: str, name: str, version: str) -> bool:
+    try:
+        # The generated APIExamples answer id 2 (the OpenAPI example has no parameter value).
+        reply = httpx.get(demo.mock_url(base_url, name, version, "/orders/2"), timeout=5)
+    except httpx.HTTPError:
+        return False
+    return reply.status_code == 200
+
+
+def plain_loop(catalog: Path, microcks: str, secret: str) -> float:
+    start = time.monotonic()
+    source = FilesystemCatalog(str(catalog))
+    entities = source.list_entities().entities
+    tokens = TokenProvider(microcks, demo.CLIENT_ID, secret)
+    with ArtifactReader() as reader, MicrocksClient(microcks, token_provider=tokens) as client:
+        for entity in entities:
+            desired = load_entity_desired(entity, reader)
+            result = reconcile_entity(
+                client, desired.entity_ref, desired.entity_name, upsert=desired.mocks
+            )
+            if result.failed or desired.failures:
+                raise RuntimeError(f"plain loop: {entity.ref} failed: {result.failed}")
+    return time.monotonic() - start
+
+
+def worker_loop(catalog: Path, microcks: str, secret: str, db_url: str) -> float:
+    """The pipeline's own work without Dagster: catalog pass into the status store, then
+    `sync_entity` (claim, reconcile, events, compare-and-set) per entity, in one process."""
+    store = StatusStore(url=db_url)
+    store.migrate()
+    start = time.monotonic()
+    source = FilesystemCatalog(str(catalog))
+    tokens = TokenProvider(microcks, demo.CLIENT_ID, secret)
+    with ArtifactReader() as reader, MicrocksClient(microcks, token_provider=tokens) as client:
+        refs = process_catalog(source, reader, store).entity_refs
+        for ref in refs:
+            sync_entity(ref, source=source, reader=reader, store=store, client=client, owner="b")
+    seconds = time.monotonic() - start
+    counts = store.counts()
+    store.dispose()
+    if counts["completed"] != len(refs) or sum(counts.values()) != len(refs):
+        raise RuntimeError(f"worker loop: unexpected status rows: {counts}")
+    return seconds
+
+
+def through_dagster(
+    catalog: Path, microcks: str, secret: str, count: int, work: Path
+) -> tuple[float, float]:
+    """(seconds from daemon start to all synced, seconds of those before the first status row)."""
+    paths = demo.DemoPaths(work)
+    paths.dagster_home.mkdir(parents=True)  # an empty instance, as the demo's
+    (paths.dagster_home / "dagster.yaml").write_text(demo.instance_yaml())
+    env = demo.demo_env(
+        os.environ, paths=paths, microcks_url=microcks, client_secret=secret, catalog_root=catalog
+    )
+    store = StatusStore(url=env["MICROCKS_PIPELINE_DB_URL"])
+    store.migrate()  # so the bench can read it from the first poll
+    last = f"orders-{count - 1}"  # catalog_scan's entity names
+    version = service_version(f"api:default/{last}", "default")
+    daemon = str(Path(sys.executable).parent / "dagster-daemon")
+    start = time.monotonic()
+    proc = demo.start_group(
+        [daemon, "run", "-w", str(demo.WORKSPACE)], env=env, cwd=work, log=paths.log
+    )
+    try:
+        first_rows = start + _poll_until(lambda: sum(store.counts().values()) > 0, 300, 0.2)
+        _poll_until(
+            lambda: store.counts()["completed"] == count and _mock_answers(microcks, last, version),
+            1800,
+            0.5,
+        )
+        done = time.monotonic()
+        counts = store.counts()
+        if sum(counts.values()) != count:
+            raise RuntimeError(f"unexpected status rows: {counts}")
+        return done - start, first_rows - start
+    finally:
+        store.dispose()
+        demo.stop_group(proc)
+
+
+def measure_sync(count: int) -> tuple[float, float]:
+    """(plain loop seconds, Dagster seconds); also prints the worker loop between them."""
+    with tempfile.TemporaryDirectory(prefix="sync-latency-") as tmp:
+        root = Path(tmp)
+        catalog = root / "catalog"
+        generate(catalog, count)
+        secret = secrets.token_urlsafe(24)
+        with microcks_server(secret, root / "plain-server.log") as microcks:
+            plain = plain_loop(catalog, microcks, secret)
+        print(f"  plain loop:  {plain:.1f} s (client + loader + reconcile_entity)", flush=True)
+        with microcks_server(secret, root / "worker-server.log") as microcks:
+            worker = worker_loop(catalog, microcks, secret, f"sqlite:///{root / 'worker.db'}")
+        print(f"  worker loop: {worker:.1f} s (+ status store and events, no Dagster)", flush=True)
+        with microcks_server(secret, root / "dagster-server.log") as microcks:
+            total, boot = through_dagster(catalog, microcks, secret, count, root / "dagster")
+        print(f"  dagster:     {total:.1f} s ({boot:.1f} s of it before the first status row)")
+        return plain, total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entities", type=int, default=1000, help="entities to sync in (b)")
+    parser.add_argument("--edits", type=int, default=5, help="edits timed in (a)")
+    parser.add_argument("--skip-latency", action="store_true", help="only run (b)")
+    parser.add_argument("--skip-sync", action="store_true", help="only run (a)")
+    args = parser.parse_args(argv)
+    # Interrupts must unwind through the cleanups that stop the servers, also in the background.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if args.entities < 1 or args.edits < 1:
+        parser.error("--entities and --edits must be at least 1")
+
+    ok = True
+    if not args.skip_latency:
+        print(f"(a) edit -> mock serves it, {args.edits} edits through `microcks-pipeline demo`")
+        seconds = measure_latency(args.edits)
+        p50 = statistics.median(seconds)
+        ok &= p50 <= TARGET_LATENCY
+        print(
+            f"latency p50 {p50:.2f} s (min {min(seconds):.2f}, max {max(seconds):.2f}); "
+            f"target <= {TARGET_LATENCY:g} s: {'met' if p50 <= TARGET_LATENCY else 'MISSED'}"
+        )
+    if not args.skip_sync:
+        print(f"(b) sync {args.entities} entities from empty")
+        plain, total = measure_sync(args.entities)
+        ratio = total / plain
+        ok &= ratio <= TARGET_RATIO
+        print(
+            f"sync {args.entities}: dagster {total:.1f} s, plain loop {plain:.1f} s, "
+            f"ratio {ratio:.2f}; target <= {TARGET_RATIO:g}: "
+            f"{'met' if ratio <= TARGET_RATIO else 'MISSED'}"
+        )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
