@@ -1,4 +1,4 @@
-"""The `demo` command: the local Microcks-compatible server and `dagster dev` on a copy of the sample catalog.
+"""The `demo` command: the local Microcks and `dagster dev` on a copy of the sample catalog.
 
 Layout of the work directory (`.demo/` by default, gitignored):
 
@@ -348,7 +348,7 @@ def _banner(paths: DemoPaths, *, copied: bool, ui_url: str, microcks: str, url: 
         f"  mock URL:    {url}\n"
         f"  try:         curl {url}\n"
         f"  Dagster log: {_shown(paths.log)}\n"
-        "  walkthrough: docs/demo.md\n"
+        "  walkthrough: README.md, section Demo walkthrough\n"
         "waiting for the first sync (Dagster starting, sensors every 5 s) ..."
     )
 
