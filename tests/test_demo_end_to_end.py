@@ -116,14 +116,14 @@ def test_ctrl_c_during_start_up_stops_everything_even_when_launched_with_sigint_
     ui_port, microcks_port = free_ports(2)
     command = [sys.executable, "-m", "microcks_pipeline.cli", "demo"]
     command += ["--workdir", str(tmp_path / "demo"), "--port", str(ui_port)]
+    command += ["--microcks-port", str(microcks_port)]
     demo = subprocess.Popen(
-        [*command, "--microcks-port", str(microcks_port)],
+        ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *command],  # exec keeps SIGINT ignored
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     out, err = LineReader(demo.stdout), LineReader(demo.stderr)
     processes = Tracker(demo)
