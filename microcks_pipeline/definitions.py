@@ -33,4 +33,7 @@ defs = dg.Definitions(
     sensors=[catalog_sensor, sync_sensor],
     schedules=[drift_audit_schedule, event_retention_schedule],
     resources=resources_from_env(),
+    # UI materializations and backfills run Dagster's implicit asset job: keep it in one
+    # process too (a step worker per step costs 1-2 s, see reference/dagster-throughput.md).
+    executor=dg.in_process_executor,
 )

@@ -86,3 +86,8 @@ def test_the_workspace_validates_without_microcks_configuration(tmp_path: Path) 
 
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Validation successful for code location microcks_pipeline" in done.stdout + done.stderr
+
+
+def test_ui_materializations_and_backfills_run_in_process() -> None:
+    implicit = defs.resolve_implicit_global_asset_job_def()
+    assert implicit.executor_def is dg.in_process_executor
