@@ -5,11 +5,10 @@ from collections.abc import Sequence
 import dagster as dg
 import pandas as pd
 
-from microcks_pipeline.defs.outcome import desired_metadata, failure_message, sync_metadata
+from microcks_pipeline.defs.outcome import desired_metadata
 from microcks_pipeline.defs.partitions import entity_partitions, entity_ref_of
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
-from microcks_pipeline.defs.runner import sync_or_fail
-from microcks_pipeline.defs.tags import is_forced
+from microcks_pipeline.defs.runner import sync_step
 from microcks_pipeline.desired import load_entity_desired
 from microcks_pipeline.errors import PipelineError
 from microcks_pipeline.store.rows import StatusRow
@@ -50,23 +49,14 @@ def microcks_services(
     microcks: MicrocksResource,
     status_store: StatusStoreResource,
 ) -> dg.MaterializeResult:
-    ref = entity_ref_of(context.partition_key)
-    reason = microcks.not_configured_reason
-    if reason is not None:
-        raise dg.Failure(description=reason, allow_retries=False)
-    with catalog.open() as (source, reader), microcks.client() as client:
-        result = sync_or_fail(
-            ref,
-            source=source,
-            reader=reader,
-            store=status_store.store(),
-            client=client,
-            owner=context.run.run_id,
-            force=is_forced(context.run.tags),
-        )
-    if not result.ok:
-        raise dg.Failure(description=failure_message(result), metadata=sync_metadata(result))
-    return dg.MaterializeResult(metadata=sync_metadata(result))
+    metadata = sync_step(
+        entity_ref_of(context.partition_key),
+        context.run,
+        catalog=catalog,
+        microcks=microcks,
+        status_store=status_store,
+    )
+    return dg.MaterializeResult(metadata=metadata)
 
 
 _STATUS_ORDER = {"error": 0, "pending": 1, "leased": 2, "completed": 3}

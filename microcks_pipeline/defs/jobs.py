@@ -10,7 +10,7 @@ from microcks_pipeline.defs.assets import MICROCKS_POOL, desired_mocks, microcks
 from microcks_pipeline.defs.outcome import failure_message, sync_metadata
 from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
-from microcks_pipeline.defs.runner import MicrocksDown, sync_or_fail
+from microcks_pipeline.defs.runner import MicrocksDown, require_microcks, sync_or_fail, sync_step
 from microcks_pipeline.defs.settings import Settings
 from microcks_pipeline.defs.tags import is_forced
 
@@ -31,12 +31,6 @@ class BatchConfig(dg.Config):
     entity_refs: list[str]
 
 
-def _require(microcks: MicrocksResource) -> None:
-    reason = microcks.not_configured_reason
-    if reason is not None:
-        raise dg.Failure(description=reason, allow_retries=False)
-
-
 @dg.op(pool=MICROCKS_POOL)
 def delete_entity_services(
     context: dg.OpExecutionContext,
@@ -46,20 +40,14 @@ def delete_entity_services(
     status_store: StatusStoreResource,
 ) -> dg.Output[None]:
     """Delete every service of an entity that left the catalog (its rows are delete rows)."""
-    _require(microcks)
-    with catalog.open() as (source, reader), microcks.client() as client:
-        result = sync_or_fail(
-            config.entity_ref,
-            source=source,
-            reader=reader,
-            store=status_store.store(),
-            client=client,
-            owner=context.run.run_id,
-            force=is_forced(context.run.tags),
-        )
-    if not result.ok:
-        raise dg.Failure(description=failure_message(result), metadata=sync_metadata(result))
-    return dg.Output(None, metadata=sync_metadata(result))
+    metadata = sync_step(
+        config.entity_ref,
+        context.run,
+        catalog=catalog,
+        microcks=microcks,
+        status_store=status_store,
+    )
+    return dg.Output(None, metadata=metadata)
 
 
 @dg.job(executor_def=dg.in_process_executor, description="Delete the mocks of a removed entity.")
@@ -76,7 +64,7 @@ def sync_entities(
     status_store: StatusStoreResource,
 ) -> Iterator[dg.AssetMaterialization | dg.Output[None]]:
     """Sync many entities in one step, reporting a microcks_services materialization for each."""
-    _require(microcks)
+    require_microcks(microcks)
     store = status_store.store()
     force = is_forced(context.run.tags)
     failed: list[str] = []
@@ -132,7 +120,7 @@ def audit_microcks(
     microcks: MicrocksResource, status_store: StatusStoreResource
 ) -> dg.Output[None]:
     """Full scan of Microcks: re-queue drifted services, delete orphans we own."""
-    _require(microcks)
+    require_microcks(microcks)
     with microcks.client() as client:
         result = run_audit(client, status_store.store())
     return dg.Output(

@@ -1,11 +1,16 @@
-"""Run the worker for one entity inside a Dagster step, turning Microcks-wide errors into Failure."""
+"""Run the worker for one entity inside a Dagster step, turning its failures into dg.Failure."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import dagster as dg
 
 from microcks_pipeline.artifacts import ArtifactReader
 from microcks_pipeline.catalog.entity import CatalogSource
+from microcks_pipeline.defs.outcome import failure_message, sync_metadata
+from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
+from microcks_pipeline.defs.tags import is_forced
 from microcks_pipeline.errors import AuthError, PipelineError, TransientError
 from microcks_pipeline.microcks import MicrocksClient
 from microcks_pipeline.store import StatusStore
@@ -49,3 +54,35 @@ def sync_or_fail(
         ) from None
     except PipelineError as exc:
         raise dg.Failure(description=f"sync of {entity_ref} failed: {exc}") from None
+
+
+def require_microcks(microcks: MicrocksResource) -> None:
+    """Fail the step, without retries, when Microcks is not configured: retrying cannot help."""
+    reason = microcks.not_configured_reason
+    if reason is not None:
+        raise dg.Failure(description=reason, allow_retries=False)
+
+
+def sync_step(
+    entity_ref: str,
+    run: dg.DagsterRun,
+    *,
+    catalog: CatalogResource,
+    microcks: MicrocksResource,
+    status_store: StatusStoreResource,
+) -> dict[str, Any]:
+    """One entity's sync as a step: its metadata, or a failed step saying which mocks failed."""
+    require_microcks(microcks)
+    with catalog.open() as (source, reader), microcks.client() as client:
+        result = sync_or_fail(
+            entity_ref,
+            source=source,
+            reader=reader,
+            store=status_store.store(),
+            client=client,
+            owner=run.run_id,
+            force=is_forced(run.tags),
+        )
+    if not result.ok:
+        raise dg.Failure(description=failure_message(result), metadata=sync_metadata(result))
+    return sync_metadata(result)
