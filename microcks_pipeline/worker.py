@@ -22,6 +22,7 @@ from microcks_pipeline.desired import (
 )
 from microcks_pipeline.errors import AuthError, PermanentError, PipelineError, TransientError
 from microcks_pipeline.microcks import MicrocksClient
+from microcks_pipeline.plan import delete_fingerprint
 from microcks_pipeline.reconcile import MockOutcome, reconcile_entity
 from microcks_pipeline.store import StatusStore, sanitize_error
 from microcks_pipeline.store.rows import Event, StatusRow
@@ -228,9 +229,13 @@ def sync_entity(
         outcome = outcomes.get(row.mock_id)
         if outcome is not None and outcome.error is not None:
             rec.failed(row, outcome.error, None)
-        elif row.last_error:
-            # A permanent load failure: its services are gone now; the row shows why.
-            rec.failed(row, PermanentError(row.last_error), row.fingerprint_hash)
+        elif row.fingerprint_hash != delete_fingerprint(row.entity_ref, row.mock_id):
+            # A permanent load failure: its services are gone now; the row shows why. Told apart
+            # by its fingerprint, not last_error: a plain delete's retry carries the transient
+            # error of its last attempt, and a load failure's may hold that instead of its reason.
+            failure = failures.get(row.mock_id) or entity_failure
+            reason = failure.reason if failure and failure.permanent else row.last_error
+            rec.failed(row, PermanentError(reason or "mock config failed"), row.fingerprint_hash)
         else:
             rec.done(row, row.fingerprint_hash, outcome.action if outcome else "deleted", outcome)
 
