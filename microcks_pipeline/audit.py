@@ -31,6 +31,14 @@ def _last_update(service: dict) -> datetime | None:
     return datetime.fromtimestamp(millis / 1000, UTC) if isinstance(millis, int | float) else None
 
 
+def _wanted_now(store: StatusStore, entity_ref: str, version: str) -> bool:
+    """Whether the table wants this service now: `rows` were read before the scan began."""
+    return any(
+        r.microcks_version_id == version and r.desired_action == "reconcile"
+        for r in store.rows(entity_ref)
+    )
+
+
 def run_audit(
     client: MicrocksClient, store: StatusStore, *, now: datetime | None = None
 ) -> AuditResult:
@@ -50,6 +58,8 @@ def run_audit(
         seen[version] = service
         row = by_version.get(version)
         if row is None or row.desired_action == "delete":
+            if _wanted_now(store, owner, version):
+                continue  # the table changed during the scan (mock added, entity came back)
             client.delete_service(service["id"])
             orphans.append(version)
             events.append(
