@@ -11,6 +11,7 @@ from microcks_pipeline.defs.run_requests import (
     BATCH_OP,
     DELETE_JOB,
     DELETE_OP,
+    RELAUNCH_AFTER,
     SYNC_JOB,
     entity_run_key,
     plan_runs,
@@ -61,6 +62,17 @@ def test_a_new_fingerprint_a_retry_a_release_or_an_expired_lease_gives_a_new_run
     given_back = entity_run_key(REF, [row(REF, updated_at=NOW + timedelta(seconds=1))])
 
     assert len({first, changed, retried, orphaned_lease, given_back}) == 5
+
+
+def test_rows_left_untouched_by_their_run_get_a_new_key_after_the_relaunch_window() -> None:
+    # A run cancelled while queued (or that never launched) claims nothing: the rows keep their
+    # state, and the same key would be skipped by Dagster forever.
+    rows = [row(REF)]
+    soon = entity_run_key(REF, rows, NOW + timedelta(seconds=30))
+    same_window = entity_run_key(REF, rows, NOW + RELAUNCH_AFTER - timedelta(seconds=1))
+    later = entity_run_key(REF, rows, NOW + RELAUNCH_AFTER + timedelta(seconds=1))
+
+    assert soon == same_window != later
 
 
 def test_run_keys_of_different_entities_differ_even_for_equal_rows() -> None:

@@ -5,7 +5,9 @@ status, lease owner, last update), so Dagster never launches the same change twi
 later attempt gets a new key: a retry after a backoff (attempts+1), rows given back after a
 Microcks-wide failure (updated again), an expired lease (new status and owner). Dagster skips a
 run_key it has seen before whatever that run's outcome, so a key that survived a failure would
-block the entity for good.
+block the entity for good. A run may also end before it claims anything (cancelled while queued,
+failed to launch): then nothing touches the rows, so a key also moves on every RELAUNCH_AFTER
+that the due rows stay untouched. A needless second run is harmless: it finds nothing to claim.
 """
 
 from __future__ import annotations
@@ -14,18 +16,22 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import dagster as dg
 
 from microcks_pipeline.defs.partitions import entity_partitions, partition_key
 from microcks_pipeline.defs.tags import sensor_tags
 from microcks_pipeline.store.rows import StatusRow
+from microcks_pipeline.worker import LEASE_SECONDS
 
 SYNC_JOB = "sync_entity_job"
 DELETE_JOB = "delete_entity_mocks"
 BATCH_JOB = "sync_batch_job"
 DELETE_OP = "delete_entity_services"
 BATCH_OP = "sync_entities"
+# Twice the worker's lease: rows due and untouched this long were never taken by their run.
+RELAUNCH_AFTER = timedelta(seconds=2 * LEASE_SECONDS)
 
 
 def _digest(value: object) -> str:
@@ -33,9 +39,11 @@ def _digest(value: object) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def entity_run_key(entity_ref: str, rows: Iterable[StatusRow]) -> str:
-    """`<ref>@<hash of the rows' due state>`: same state, same key."""
-    state = sorted(
+def entity_run_key(entity_ref: str, rows: Iterable[StatusRow], now: datetime | None = None) -> str:
+    """`<ref>@<hash of the rows' due state>`: same state (and, given `now`, same RELAUNCH_AFTER
+    window since the rows last changed), same key."""
+    rows = list(rows)
+    state: list[object] = sorted(
         (
             r.mock_id,
             r.desired_action,
@@ -48,6 +56,9 @@ def entity_run_key(entity_ref: str, rows: Iterable[StatusRow]) -> str:
         for r in rows
         if r.status in ("pending", "leased")
     )
+    if now is not None and rows:
+        untouched = now - max(r.updated_at for r in rows)
+        state.append(int(untouched / RELAUNCH_AFTER))
     return f"{entity_ref}@{_digest(state)}"
 
 
@@ -70,6 +81,7 @@ def plan_runs(
     left_catalog: set[str],
     batch: bool,
     batch_size: int,
+    now: datetime | None = None,
 ) -> SyncPlan:
     """Run requests for the due entities (in the given order) and the partitions they need.
 
@@ -87,10 +99,10 @@ def plan_runs(
         )
     )
     if batch:
-        return SyncPlan(tuple(_batches(due, batch_size)), missing)
+        return SyncPlan(tuple(_batches(due, batch_size, now)), missing)
     requests = []
     for ref, rows in due.items():
-        key = entity_run_key(ref, rows)
+        key = entity_run_key(ref, rows, now)
         if ref in left_catalog:
             requests.append(
                 dg.RunRequest(
@@ -112,11 +124,13 @@ def plan_runs(
     return SyncPlan(tuple(requests), missing)
 
 
-def _batches(due: Mapping[str, Sequence[StatusRow]], size: int) -> Iterable[dg.RunRequest]:
+def _batches(
+    due: Mapping[str, Sequence[StatusRow]], size: int, now: datetime | None
+) -> Iterable[dg.RunRequest]:
     refs = list(due)
     for start in range(0, len(refs), size):
         chunk = refs[start : start + size]
-        key = _digest([entity_run_key(ref, due[ref]) for ref in chunk])
+        key = _digest([entity_run_key(ref, due[ref], now) for ref in chunk])
         yield dg.RunRequest(
             job_name=BATCH_JOB,
             run_key=f"batch@{key}",
