@@ -147,6 +147,9 @@ def process_catalog(
     for ref in list(cache.settled):
         if ref in changed or ref not in listed:
             del cache.settled[ref]
+    for ref in list(cache.loaded):
+        if ref not in listed:  # entities that left: do not keep their files' bytes
+            del cache.loaded[ref]
 
     new_refs = tuple(
         e.ref for e in snapshot.entities if e.ref not in rows_by_ref and e.ref in changed

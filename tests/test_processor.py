@@ -104,6 +104,7 @@ def test_removed_mock_and_removed_entity_are_planned_for_delete(
     users = {k: v for k, v in actions.items() if k[0] == "api:default/users-api"}
     assert users and set(users.values()) == {"delete"}
     assert result.complete
+    assert "api:default/users-api" not in cache.loaded and ORDERS in cache.loaded
 
 
 def test_broken_catalog_file_deletes_nothing(catalog: Path, store: StatusStore) -> None:
