@@ -4,87 +4,18 @@ Each test runs the processor on a copy of the sample catalog, then `sync_entity`
 would, and checks both sides: what Microcks serves and what the status table records.
 """
 
-from __future__ import annotations
+# ruff: noqa: F811  (the rig fixture imported from worker_fixtures is a parameter of the tests)
 
-import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from __future__ import annotations
 
 import httpx
 import pytest
+from worker_fixtures import DEFAULT_CLIENT_ID, ORDERS, Rig, rig  # noqa: F401  (pytest fixture)
 
-from microcks_pipeline.artifacts import ArtifactReader
-from microcks_pipeline.catalog import FilesystemCatalog
 from microcks_pipeline.errors import AuthError
 from microcks_pipeline.identity import service_version
-from microcks_pipeline.localserver import DEFAULT_CLIENT_ID, ServerConfig, running_server
 from microcks_pipeline.microcks import MicrocksClient, TokenProvider
-from microcks_pipeline.processor import ScanCache, process_catalog
-from microcks_pipeline.store import StatusStore
-from microcks_pipeline.worker import removable_entities, sync_entity
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "catalog"
-ORDERS = "api:default/orders-api"
-SECRET = "worker-test-secret"
-
-
-@dataclass
-class Rig:
-    catalog: Path
-    source: FilesystemCatalog
-    reader: ArtifactReader
-    store: StatusStore
-    client: MicrocksClient
-    base_url: str
-    app: object
-    cache: ScanCache
-
-    def process(self) -> None:
-        process_catalog(self.source, self.reader, self.store, cache=self.cache)
-
-    def sync(self, ref: str = ORDERS, owner: str = "run-1", **kw):
-        return sync_entity(
-            ref,
-            source=self.source,
-            reader=self.reader,
-            store=self.store,
-            client=self.client,
-            owner=owner,
-            **kw,
-        )
-
-    def versions(self) -> set[str]:
-        return {s["version"] for s in self.client.list_services()}
-
-    def rows(self, ref: str = ORDERS) -> dict[str, object]:
-        return {r.mock_id: r for r in self.store.rows(ref)}
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    catalog = tmp_path / "catalog"
-    shutil.copytree(EXAMPLES, catalog)
-    store = StatusStore(f"sqlite:///{tmp_path / 'status.db'}")
-    store.migrate()
-    config = ServerConfig(faults_enabled=True, default_client_secret=SECRET)
-    with running_server(config) as server:
-        client = MicrocksClient(
-            server.base_url,
-            token_provider=TokenProvider(server.base_url, DEFAULT_CLIENT_ID, SECRET),
-        )
-        yield Rig(
-            catalog,
-            FilesystemCatalog(catalog, cache_seconds=0),
-            ArtifactReader(),
-            store,
-            client,
-            server.base_url,
-            server.app,
-            ScanCache(),
-        )
-        client.close()
-    store.dispose()
+from microcks_pipeline.worker import removable_entities
 
 
 def test_a_sync_creates_the_services_completes_the_rows_and_a_duplicate_run_does_nothing(
@@ -160,9 +91,7 @@ def test_a_broken_microcks_yaml_deletes_that_entitys_services_and_marks_them_err
 def test_an_entity_that_left_the_catalog_is_deleted_then_removable(rig: Rig) -> None:
     rig.process()
     rig.sync()
-    shutil.rmtree(rig.catalog / "orders")
-    root = rig.catalog / "catalog-info.yaml"
-    root.write_text("".join(x for x in root.read_text().splitlines(True) if "./orders/" not in x))
+    rig.remove_from_catalog("orders")
     rig.process()
 
     result = rig.sync(owner="run-2")
