@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.run_requests import (
     BATCH_JOB,
@@ -13,6 +15,7 @@ from microcks_pipeline.defs.run_requests import (
     DELETE_OP,
     RELAUNCH_AFTER,
     SYNC_JOB,
+    batch_chunks,
     entity_run_key,
     plan_runs,
 )
@@ -118,7 +121,7 @@ def test_an_entity_that_left_the_catalog_gets_the_delete_job_and_no_partition() 
     assert plan.partitions_to_add == ()
 
 
-def test_many_due_entities_are_chunked_into_batch_runs() -> None:
+def test_many_due_entities_are_chunked_into_equal_batch_runs() -> None:
     refs = [f"api:default/e{i:04d}" for i in range(1000)]
     due = {ref: [row(ref)] for ref in refs}
 
@@ -126,10 +129,31 @@ def test_many_due_entities_are_chunked_into_batch_runs() -> None:
 
     assert [r.job_name for r in plan.run_requests] == [BATCH_JOB] * 4
     chunks = [r.run_config["ops"][BATCH_OP]["config"]["entity_refs"] for r in plan.run_requests]
-    assert [len(c) for c in chunks] == [300, 300, 300, 100]
+    assert [len(c) for c in chunks] == [250, 250, 250, 250]
     assert [ref for chunk in chunks for ref in chunk] == refs  # order kept, nothing lost
     assert len({r.run_key for r in plan.run_requests}) == 4
     assert plan.partitions_to_add == tuple(partition_key(r) for r in refs)
+
+
+@pytest.mark.parametrize(
+    ("count", "size", "runs", "sizes"),
+    [
+        (1000, 500, 3, [334, 334, 332]),  # one wave over 3 run slots, not 2 runs + idle slot
+        (1000, 200, 3, [167, 167, 167, 167, 167, 165]),  # two full waves, not 3 + 2
+        (10, 500, 3, [4, 4, 2]),
+        (2, 500, 3, [1, 1]),  # never an empty batch
+        (9, 500, 1, [9]),
+    ],
+)
+def test_batches_fill_every_run_slot_with_equal_work(
+    count: int, size: int, runs: int, sizes: list[int]
+) -> None:
+    refs = [f"api:default/e{i:04d}" for i in range(count)]
+
+    chunks = batch_chunks(refs, size, runs)
+
+    assert [len(c) for c in chunks] == sizes
+    assert [ref for chunk in chunks for ref in chunk] == refs
 
 
 def test_a_batch_needs_no_partition_for_an_entity_that_only_deletes() -> None:

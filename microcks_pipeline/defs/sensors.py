@@ -168,6 +168,7 @@ def _sync_tick(
         left_catalog=left,
         batch=many,
         batch_size=tuning.batch_size,
+        batch_runs=tuning.batch_runs,
         now=now,
     )
     requests = [*add_partitions_request(plan.partitions_to_add), *removals]

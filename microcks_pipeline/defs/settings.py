@@ -26,6 +26,7 @@ CATALOG_INTERVAL = "MICROCKS_PIPELINE_CATALOG_INTERVAL"
 SYNC_INTERVAL = "MICROCKS_PIPELINE_SYNC_INTERVAL"
 BATCH_THRESHOLD = "MICROCKS_PIPELINE_BATCH_THRESHOLD"
 BATCH_SIZE = "MICROCKS_PIPELINE_BATCH_SIZE"
+BATCH_RUNS = "MICROCKS_PIPELINE_BATCH_RUNS"
 AUDIT_CRON = "MICROCKS_PIPELINE_AUDIT_CRON"
 RETENTION_CRON = "MICROCKS_PIPELINE_RETENTION_CRON"
 RETENTION_DAYS = "MICROCKS_PIPELINE_EVENT_RETENTION_DAYS"
@@ -76,7 +77,10 @@ class Settings:
     catalog_interval: int = 30  # seconds; the daemon loop has a 5 s floor anyway
     sync_interval: int = 10
     batch_threshold: int = 8  # more due entities than this → one batch run instead of one each
-    batch_size: int = 200  # entities per batch run: retry granularity vs process starts
+    batch_size: int = 500  # at most this many entities per batch run
+    # Batch runs come in multiples of this (the runs that may go at once), equally sized: a last,
+    # smaller wave of runs would leave run slots idle while it works.
+    batch_runs: int = 3
     audit_cron: str = "17 * * * *"
     retention_cron: str = "43 3 * * *"
     retention_days: int = 30
@@ -89,6 +93,7 @@ class Settings:
             sync_interval=env_int(env, SYNC_INTERVAL, cls.sync_interval),
             batch_threshold=env_int(env, BATCH_THRESHOLD, cls.batch_threshold, minimum=0),
             batch_size=env_int(env, BATCH_SIZE, cls.batch_size),
+            batch_runs=env_int(env, BATCH_RUNS, cls.batch_runs),
             audit_cron=env.get(AUDIT_CRON, "").strip() or cls.audit_cron,
             retention_cron=env.get(RETENTION_CRON, "").strip() or cls.retention_cron,
             retention_days=env_int(env, RETENTION_DAYS, cls.retention_days),
