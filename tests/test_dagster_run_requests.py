@@ -140,8 +140,8 @@ def test_many_due_entities_are_chunked_into_equal_batch_runs() -> None:
     [
         (1000, 500, 3, [334, 334, 332]),  # one wave over 3 run slots, not 2 runs + idle slot
         (1000, 200, 3, [167, 167, 167, 167, 167, 165]),  # two full waves, not 3 + 2
-        (10, 500, 3, [4, 4, 2]),
-        (2, 500, 3, [1, 1]),  # never an empty batch
+        (120, 500, 3, [60, 60]),  # two slots worth a run of their own
+        (20, 500, 3, [20]),  # too little work to pay for more run processes
         (9, 500, 1, [9]),
     ],
 )

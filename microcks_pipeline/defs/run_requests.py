@@ -31,6 +31,8 @@ DELETE_JOB = "delete_entity_mocks"
 BATCH_JOB = "sync_batch_job"
 DELETE_OP = "delete_entity_services"
 BATCH_OP = "sync_entities"
+# Fewer entities than this per run are not worth a run process of their own (about 1.5 s).
+MIN_BATCH = 50
 # Twice the worker's lease: rows due and untouched this long were never taken by their run.
 RELAUNCH_AFTER = timedelta(seconds=2 * LEASE_SECONDS)
 
@@ -127,12 +129,15 @@ def plan_runs(
 
 
 def batch_chunks(refs: Sequence[str], size: int, runs: int) -> list[list[str]]:
-    """Equal chunks of at most `size`, their number a multiple of `runs` (the runs that may go at
-    once) while that keeps chunks non-empty: 1,000 refs, size 500, 3 runs → 3 × 334, one wave."""
+    """Equal chunks of at most `size`. When there is enough work (MIN_BATCH entities a run),
+    their number is a multiple of the run slots worth filling, so no slot idles through a last,
+    smaller wave: 1,000 refs, size 500, 3 runs → 3 × 334; 20 refs → one run."""
     if not refs:
         return []
     count = math.ceil(len(refs) / size)
-    count = min(len(refs), math.ceil(count / runs) * runs)
+    spread = min(runs, len(refs) // MIN_BATCH)
+    if spread > 1:
+        count = math.ceil(count / spread) * spread
     per = math.ceil(len(refs) / count)
     return [list(refs[i : i + per]) for i in range(0, len(refs), per)]
 
