@@ -36,7 +36,10 @@ def delete_fingerprint(entity_ref: str, mock_id: str) -> str:
     return "delete:" + hashlib.sha256(f"{entity_ref}\n{mock_id}".encode()).hexdigest()
 
 
-def _row(ref: str, mock_id: str, action: str, fingerprint: str, error: str | None) -> DesiredRow:
+def desired_row(
+    ref: str, mock_id: str, action: str, fingerprint: str, error: str | None = None
+) -> DesiredRow:
+    """A status row's desired values, with the identity (hash, version) of (ref, mock_id)."""
     return DesiredRow(
         entity_ref=ref,
         mock_id=mock_id,
@@ -67,23 +70,27 @@ def _wanted_for_entity(
         # record the failure on the entity itself when it never had a mock.
         targets = [m for m, r in existing.items() if not _is_plain_delete(r)] or [ENTITY_MOCK_ID]
         return [
-            _row(ref, m, "delete", entity_failure.fingerprint + ":" + m, entity_failure.reason)
+            desired_row(
+                ref, m, "delete", entity_failure.fingerprint + ":" + m, entity_failure.reason
+            )
             for m in targets
         ]
 
-    wanted = [_row(ref, m.mock_id, "reconcile", m.fingerprint, None) for m in desired.mocks]
+    wanted = [desired_row(ref, m.mock_id, "reconcile", m.fingerprint, None) for m in desired.mocks]
     seen = {m.mock_id for m in desired.mocks}
     for failure in desired.failures:
         seen.add(failure.mock_id)
         if failure.permanent:
-            wanted.append(_row(ref, failure.mock_id, "delete", failure.fingerprint, failure.reason))
+            wanted.append(
+                desired_row(ref, failure.mock_id, "delete", failure.fingerprint, failure.reason)
+            )
     wanted.extend(_deletes(ref, (r for m, r in existing.items() if m not in seen)))
     return wanted
 
 
 def _deletes(ref: str, rows: Iterable[StatusRow]) -> list[DesiredRow]:
     return [
-        _row(ref, r.mock_id, "delete", delete_fingerprint(ref, r.mock_id), None)
+        desired_row(ref, r.mock_id, "delete", delete_fingerprint(ref, r.mock_id), None)
         for r in rows
         if not _is_plain_delete(r)
     ]

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from microcks_pipeline.identity import entity_hash, service_version
+from microcks_pipeline import plan
 from microcks_pipeline.store import DesiredRow, StatusStore
 
 DEFAULT_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -98,12 +98,4 @@ def desired_row(
     error: str | None = None,
 ) -> DesiredRow:
     """A DesiredRow with the real identity of (ref, mock_id)."""
-    return DesiredRow(
-        entity_ref=ref,
-        mock_id=mock_id,
-        entity_hash=entity_hash(ref),
-        microcks_version_id=service_version(ref, mock_id),
-        desired_action=action,  # type: ignore[arg-type]
-        fingerprint_hash=fingerprint,
-        error=error,
-    )
+    return plan.desired_row(ref, mock_id, action, fingerprint, error)
