@@ -655,6 +655,19 @@ def _metadata_node(spec: Any) -> Any:
     return spec["metadata"]
 
 
+def _named_service(
+    node: Any, metadata: Metadata | None, operations: list[Operation]
+) -> ParsedService:
+    """The service an APIMetadata/APIExamples document names in its `metadata`."""
+    return ParsedService(
+        name=as_text(path(node, "name")),
+        version=as_text(path(node, "version")),
+        type=None,
+        metadata=metadata,
+        operations=operations,
+    )
+
+
 class MetadataImporter:
     """APIMetadata: labels/annotations and operation properties, no messages."""
 
@@ -670,15 +683,7 @@ class MetadataImporter:
             operation = Operation(name=name)
             complete_operation_properties(operation, value)
             operations.append(operation)
-        return [
-            ParsedService(
-                name=as_text(path(node, "name")),
-                version=as_text(path(node, "version")),
-                type=None,
-                metadata=metadata,
-                operations=operations,
-            )
-        ]
+        return [_named_service(node, metadata, operations)]
 
     def messages(self, service: Service, operation: Operation) -> list[Exchange]:
         return []
@@ -693,15 +698,7 @@ class ExamplesImporter:
     def services(self) -> list[ParsedService]:
         node = _metadata_node(self.spec)
         operations = [Operation(name=name) for name, _ in _props(path(self.spec, "operations"))]
-        return [
-            ParsedService(
-                name=as_text(path(node, "name")),
-                version=as_text(path(node, "version")),
-                type=None,
-                metadata=None,
-                operations=operations,
-            )
-        ]
+        return [_named_service(node, None, operations)]
 
     def messages(self, service: Service, operation: Operation) -> list[Exchange]:
         result: list[Exchange] = []

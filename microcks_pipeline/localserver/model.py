@@ -146,8 +146,19 @@ class Header:
         return {"name": self.name, "values": list(self.values)}
 
 
+class _WithHeaders:
+    """Microcks' Request and Response both collect headers lazily (null until the first)."""
+
+    headers: list[Header] | None
+
+    def add_header(self, header: Header) -> None:
+        if self.headers is None:
+            self.headers = []
+        self.headers.append(header)
+
+
 @dataclass
-class Request:
+class Request(_WithHeaders):
     name: str
     content: str | None = None
     headers: list[Header] | None = None
@@ -156,11 +167,6 @@ class Request:
     operation_id: str | None = None
     source_artifact: str | None = None
     response_id: str | None = None
-
-    def add_header(self, header: Header) -> None:
-        if self.headers is None:
-            self.headers = []
-        self.headers.append(header)
 
     def add_query_parameter(self, name: str, value: str) -> None:
         if self.query_parameters is None:
@@ -184,7 +190,7 @@ class Request:
 
 
 @dataclass
-class Response:
+class Response(_WithHeaders):
     name: str
     status: str | None = None
     media_type: str | None = None
@@ -195,11 +201,6 @@ class Response:
     id: str | None = None
     operation_id: str | None = None
     source_artifact: str | None = None
-
-    def add_header(self, header: Header) -> None:
-        if self.headers is None:
-            self.headers = []
-        self.headers.append(header)
 
     def to_json(self) -> dict[str, Any]:
         optional = {
