@@ -75,7 +75,7 @@ class World:
 
     # -- sensors, as the daemon would run them ---------------------------------------------
     def tick(self, sensor_name: str) -> SensorExecutionData:
-        """Evaluate the sensor the way the daemon does, then apply its partition requests."""
+        """Evaluate the sensor the way the daemon does."""
         sensor = defs.resolve_sensor_def(sensor_name)
         context = dg.build_sensor_context(
             instance=self.instance, definitions=defs, resources=self.resources
@@ -83,14 +83,8 @@ class World:
         # The daemon provides the instance as partition store; a built context does not.
         with dg.partition_loading_context(dynamic_partitions_store=self.instance):
             result = sensor.evaluate_tick(context)
-        for request in result.dynamic_partitions_requests or []:
-            if isinstance(request, dg.AddDynamicPartitionsRequest):
-                self.instance.add_dynamic_partitions(
-                    request.partitions_def_name, list(request.partition_keys)
-                )
-            else:
-                for key in request.partition_keys:
-                    self.instance.delete_dynamic_partition(request.partitions_def_name, key)
+        # Partitions change through the instance, never by a request the daemon applies later.
+        assert not result.dynamic_partitions_requests
         return result
 
     def tick_catalog(self) -> SensorExecutionData:

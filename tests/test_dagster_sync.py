@@ -98,9 +98,10 @@ def test_an_unchanged_tick_requests_nothing_and_writes_nothing(synced: World) ->
     catalog_tick = synced.tick_catalog()
     sync_tick = synced.tick_sync()
 
-    assert not catalog_tick.run_requests and not catalog_tick.dynamic_partitions_requests
+    assert not catalog_tick.run_requests
     assert "unchanged" in catalog_tick.skip_message
-    assert not sync_tick.run_requests and not sync_tick.dynamic_partitions_requests
+    assert not sync_tick.run_requests
+    assert synced.partitions() == MANAGED
     assert synced.store.rows() == rows_before
     assert synced.store.events(limit=1000) == events_before
     assert synced.calls() == calls_before  # an unchanged catalog costs no Microcks call
@@ -151,9 +152,7 @@ def test_removing_an_entity_deletes_its_services_and_then_its_partition(synced: 
     assert USERS in synced.partitions()  # the partition goes only after the delete finished
 
     cleanup = synced.tick_sync()
-    assert [list(r.partition_keys) for r in cleanup.dynamic_partitions_requests] == [
-        [partition_key(USERS)]
-    ]
+    assert "1 finished entities' partition(s) removed" in cleanup.skip_message
     assert synced.partitions() == MANAGED - {USERS}
     synced.tick_sync()
     assert synced.store.rows(USERS) == []  # forgotten once the partition is gone
@@ -249,21 +248,71 @@ def test_backfilling_a_partition_resyncs_it_even_when_nothing_changed(synced: Wo
     assert synced.get(pet_url(synced) + "/pets/3").json()["name"] == "Spike"
 
 
-def test_many_due_entities_sync_in_one_batch_run_reporting_each_partition(
+def test_a_mass_change_goes_to_one_batch_run_from_the_catalog_tick(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(s.BATCH_THRESHOLD, "1")
-    world.tick_catalog()
 
-    requests = world.tick_sync().run_requests
+    tick = world.tick_catalog()
 
+    requests = tick.run_requests
     assert [r.job_name for r in requests] == ["sync_batch_job"]
+    assert world.calls("/") == 0  # handing work to a run is not calling Microcks
+    assert world.partitions() == MANAGED
     result = world.run(requests[0])
     assert result.success
     assert {r.partition_key for r in materializations(world)} == {partition_key(r) for r in MANAGED}
     assert world.get(pet_url(world) + "/pets/3").json()["name"] == "Spike"
     assert world.store.due_entities() == {}
     assert world.tick_sync().run_requests == []
+
+
+def test_a_few_changes_wait_for_the_sync_sensor(world: World) -> None:
+    tick = world.tick_catalog()  # the sample catalog is below the default batch threshold
+
+    assert not tick.run_requests
+    assert "the sync sensor launches the work" in tick.skip_message
+    assert {r.tags["microcks/entity"] for r in world.tick_sync().run_requests} == MANAGED
+
+
+@pytest.mark.parametrize("hold", ["unconfigured", "backoff"])
+def test_a_mass_change_waits_while_microcks_is_held_back_then_goes_to_batches(
+    world: World, monkeypatch: pytest.MonkeyPatch, hold: str
+) -> None:
+    monkeypatch.setenv(s.BATCH_THRESHOLD, "1")
+    if hold == "backoff":
+        world.store.migrate()
+        world.store.set_global_backoff(datetime.now(UTC) + timedelta(minutes=5), "token refused")
+        held = world
+    else:
+        held = world.using(microcks=MicrocksResource())
+
+    tick = held.tick_catalog()
+    waiting = held.tick_sync()
+
+    assert not tick.run_requests and not waiting.run_requests
+    assert world.store.counts()["pending"] == len(world.store.rows()) > 0
+    world.store.clear_global_backoff()
+    (batch,) = world.tick_sync().run_requests  # the sync sensor takes it once Microcks is back
+    assert batch.job_name == "sync_batch_job"
+    assert world.run(batch).success
+    assert world.store.due_entities() == {}
+
+
+def test_a_duplicate_batch_run_reports_nothing_and_changes_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(s.BATCH_THRESHOLD, "1")
+    (batch,) = world.tick_catalog().run_requests
+    assert world.run(batch).success
+    rows, reported, calls = world.store.rows(), len(materializations(world)), world.calls()
+
+    again = world.run(batch)
+
+    assert again.success
+    assert len(materializations(world)) == reported  # it synced nothing, so it reports nothing
+    assert world.store.rows() == rows
+    assert world.calls() == calls
 
 
 def test_a_permanent_failure_fails_the_run_with_the_reason(synced: World) -> None:
@@ -286,7 +335,6 @@ def test_a_failed_catalog_listing_skips_the_tick_and_changes_nothing(synced: Wor
 
     tick = broken.tick_catalog()
 
-    assert not tick.dynamic_partitions_requests
     assert "catalog listing failed, nothing changed" in tick.skip_message
     assert synced.store.rows() == rows
     assert synced.partitions() == MANAGED
@@ -309,8 +357,7 @@ def test_entities_of_a_running_batch_are_not_handed_to_a_second_batch(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(s.BATCH_THRESHOLD, "1")
-    world.tick_catalog()
-    (batch,) = world.tick_sync().run_requests
+    (batch,) = world.tick_catalog().run_requests
     job = defs.resolve_job_def(batch.job_name)
     world.instance.create_run_for_job(
         job_def=job,

@@ -93,7 +93,8 @@ def sync_entities(
             if not result.ok:
                 failed.append(failure_message(result))
                 context.log.warning(failure_message(result))
-            if result.ok and not result.entity_removed:
+            # Nothing claimed: a duplicate batch, or another run got there first.
+            if result.ok and result.claimed and not result.entity_removed:
                 yield dg.AssetMaterialization(
                     asset_key=microcks_services.key,
                     partition=partition_key(ref),

@@ -10,6 +10,7 @@ decoding is exact.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import unquote
 
 import dagster as dg
@@ -42,3 +43,20 @@ def partition_key(entity_ref: str) -> str:
 def entity_ref_of(key: str) -> str:
     """The entity ref a partition key stands for (inverse of partition_key)."""
     return unquote(key, errors="strict")
+
+
+def add_entity_partitions(instance: dg.DagsterInstance, keys: Iterable[str]) -> list[str]:
+    """Add the keys that are not partitions yet, in one call; returns those added.
+
+    Sensors call this rather than return a partitions request: the daemon checks each requested
+    key with a query of its own, about 2 s per 1,000 keys on SQLite."""
+    existing = set(instance.get_dynamic_partitions(entity_partitions.name))
+    new = [key for key in dict.fromkeys(keys) if key not in existing]
+    if new:
+        instance.add_dynamic_partitions(entity_partitions.name, new)
+    return new
+
+
+def remove_entity_partitions(instance: dg.DagsterInstance, keys: Iterable[str]) -> None:
+    for key in keys:
+        instance.delete_dynamic_partition(entity_partitions.name, key)

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 
-from microcks_pipeline.defs.partitions import entity_partitions, partition_key
+from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.tags import sensor_tags
 from microcks_pipeline.store.rows import StatusRow
 from microcks_pipeline.worker import LEASE_SECONDS
@@ -153,11 +153,3 @@ def _batches(
             run_config={"ops": {BATCH_OP: {"config": {"entity_refs": chunk}}}},
             tags=sensor_tags(batch=len(chunk)),
         )
-
-
-def add_partitions_request(keys: Sequence[str]) -> list[dg.AddDynamicPartitionsRequest]:
-    return [entity_partitions.build_add_request(list(keys))] if keys else []
-
-
-def delete_partitions_request(keys: Sequence[str]) -> list[dg.DeleteDynamicPartitionsRequest]:
-    return [entity_partitions.build_delete_request(list(keys))] if keys else []

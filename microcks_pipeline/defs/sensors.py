@@ -1,24 +1,30 @@
-"""Sensors: the catalog sensor records what should change; the sync sensor launches the runs."""
+"""Sensors: the catalog sensor records what should change; the sync sensor launches the runs.
 
+One exception, for speed: a mass change goes to batch runs in the very tick that recorded it.
+The daemon evaluates sensors every 5 s in random order, so waiting for the sync sensor would
+add 0-5 s to an initial sync; the catalog sensor asks for the same batches the sync sensor
+would (same gate, same plan), and the sync sensor skips entities of queued or running batches.
+"""
+
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import dagster as dg
 
 from microcks_pipeline.defs.jobs import delete_entity_mocks, sync_batch_job, sync_entity_job
-from microcks_pipeline.defs.partitions import entity_partitions, partition_key
-from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
-from microcks_pipeline.defs.run_requests import (
-    BATCH_JOB,
-    BATCH_OP,
-    add_partitions_request,
-    delete_partitions_request,
-    deletes_only,
-    plan_runs,
+from microcks_pipeline.defs.partitions import (
+    add_entity_partitions,
+    entity_partitions,
+    partition_key,
+    remove_entity_partitions,
 )
+from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
+from microcks_pipeline.defs.run_requests import BATCH_JOB, BATCH_OP, deletes_only, plan_runs
 from microcks_pipeline.defs.settings import Settings
 from microcks_pipeline.errors import PipelineError
 from microcks_pipeline.processor import ProcessResult, process_catalog
 from microcks_pipeline.store import StatusStore
+from microcks_pipeline.store.rows import StatusRow
 from microcks_pipeline.worker import removable_entities
 
 SETTINGS = Settings.from_env()
@@ -34,14 +40,14 @@ def _existing_keys(instance: dg.DagsterInstance) -> set[str]:
     return set(instance.get_dynamic_partitions(entity_partitions.name))
 
 
-def _catalog_summary(result: ProcessResult, added: int) -> str:
+def _catalog_summary(result: ProcessResult, added: int, runs: int) -> str:
     if not result.rows_written and not added:
         text = f"catalog unchanged: {len(result.entity_refs)} entities, nothing to do"
     else:
         text = (
             f"{len(result.entity_refs)} entities: {result.rows_written} status row(s) changed, "
             f"{result.events_written} event(s), {added} new partition(s); "
-            "the sync sensor launches the work"
+            + (f"{runs} batch run(s) requested" if runs else "the sync sensor launches the work")
         )
     if not result.complete:
         text += "; listing incomplete, deletions held back: " + "; ".join(result.problems)
@@ -49,33 +55,73 @@ def _catalog_summary(result: ProcessResult, added: int) -> str:
 
 
 @dg.sensor(
+    jobs=[sync_batch_job],
     minimum_interval_seconds=SETTINGS.catalog_interval,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Reads the catalog and microcks.yaml files into the status table; never calls "
-    "Microcks. Adds a partition per new entity.",
+    "Microcks. Adds a partition per new entity; hands a mass change straight to batch runs.",
 )
 def catalog_sensor(
     context: dg.SensorEvaluationContext,
     catalog: CatalogResource,
+    microcks: MicrocksResource,
     status_store: StatusStoreResource,
 ) -> dg.SensorResult:
     try:
         source, reader, cache = catalog.scanner()
-        result = process_catalog(source, reader, status_store.store(), cache=cache)
+        store = status_store.store()
+        result = process_catalog(source, reader, store, cache=cache)
+        if not result.listing_ok:
+            return dg.SensorResult(
+                skip_reason="catalog listing failed, nothing changed: " + "; ".join(result.problems)
+            )
+        keys = map(partition_key, result.entity_refs)
+        added = add_entity_partitions(context.instance, keys)
+        runs = _mass_change_runs(context.instance, microcks, store) if result.rows_written else []
     except PipelineError as exc:  # misconfiguration, status database down: say so, change nothing
         return dg.SensorResult(skip_reason=f"catalog sensor could not run: {exc}")
-    if not result.listing_ok:
-        return dg.SensorResult(
-            skip_reason="catalog listing failed, nothing changed: " + "; ".join(result.problems)
-        )
-    existing = _existing_keys(context.instance)
-    new_keys = list(
-        dict.fromkeys(k for k in map(partition_key, result.entity_refs) if k not in existing)
+    summary = _catalog_summary(result, len(added), len(runs))
+    if not runs:
+        return dg.SensorResult(skip_reason=summary)
+    context.log.info(summary)
+    return dg.SensorResult(run_requests=runs)
+
+
+def _mass_change_runs(
+    instance: dg.DagsterInstance, microcks: MicrocksResource, store: StatusStore
+) -> list[dg.RunRequest]:
+    """The batch runs the sync sensor would request now, when enough entities are due for
+    batches; nothing when only a few are (the sync sensor takes those) or when it would hold
+    back (Microcks unconfigured, global backoff)."""
+    now = datetime.now(UTC)
+    if microcks.not_configured_reason is not None or store.global_backoff(now=now) is not None:
+        return []
+    due = store.due_entities(now=now)
+    tuning = Settings.from_env()
+    if len(due) <= tuning.batch_threshold:
+        return []
+    return _batch_runs(instance, due, tuning, now)
+
+
+def _batch_runs(
+    instance: dg.DagsterInstance,
+    due: Mapping[str, Sequence[StatusRow]],
+    tuning: Settings,
+    now: datetime,
+) -> list[dg.RunRequest]:
+    """Batch runs for the due entities that no queued or running batch already holds."""
+    busy = _in_flight_batch_refs(instance)
+    plan = plan_runs(
+        {ref: rows for ref, rows in due.items() if ref not in busy},
+        _existing_keys(instance),
+        left_catalog=set(),  # a batch handles deletes and reconciles alike
+        batch=True,
+        batch_size=tuning.batch_size,
+        batch_runs=tuning.batch_runs,
+        now=now,
     )
-    return dg.SensorResult(
-        dynamic_partitions_requests=add_partitions_request(new_keys),
-        skip_reason=_catalog_summary(result, len(new_keys)),
-    )
+    add_entity_partitions(instance, plan.partitions_to_add)
+    return list(plan.run_requests)
 
 
 def _in_flight_batch_refs(instance: dg.DagsterInstance) -> set[str]:
@@ -130,53 +176,37 @@ def _sync_tick(
     instance: dg.DagsterInstance, microcks: MicrocksResource, store: StatusStore
 ) -> dg.SensorResult:
     now = datetime.now(UTC)
-    existing = _existing_keys(instance)
-    removals = delete_partitions_request(_removals(store, existing))
+    removed = _removals(store, _existing_keys(instance))
+    remove_entity_partitions(instance, removed)
+    cleanup = f"; {len(removed)} finished entities' partition(s) removed" if removed else ""
     due = store.due_entities(now=now)
 
     reason = microcks.not_configured_reason
     if reason is not None:
-        return dg.SensorResult(
-            skip_reason=f"{reason}; {len(due)} entities waiting",
-            dynamic_partitions_requests=removals,
-        )
+        return dg.SensorResult(skip_reason=f"{reason}; {len(due)} entities waiting{cleanup}")
     backoff = store.global_backoff(now=now)
     if backoff is not None:
         return dg.SensorResult(
             skip_reason=(
                 f"Microcks global backoff until {_aware(backoff.until):%Y-%m-%d %H:%M:%S} UTC "
-                f"({len(due)} entities waiting): {backoff.reason}"
-            ),
-            dynamic_partitions_requests=removals,
+                f"({len(due)} entities waiting): {backoff.reason}{cleanup}"
+            )
         )
     if not due:
-        return dg.SensorResult(skip_reason="nothing due", dynamic_partitions_requests=removals)
+        return dg.SensorResult(skip_reason=f"nothing due{cleanup}")
 
     tuning = Settings.from_env()  # read per tick: batching can be retuned without a reload
-    many = len(due) > tuning.batch_threshold
-    if many:
-        busy = _in_flight_batch_refs(instance)
-        due = {ref: rows for ref, rows in due.items() if ref not in busy}
-        left: set[str] = set()  # a batch handles deletes and reconciles alike
+    if len(due) > tuning.batch_threshold:
+        requests = _batch_runs(instance, due, tuning, now)
     else:
         left = {
             ref for ref, rows in due.items() if deletes_only(rows) and deletes_only(store.rows(ref))
         }
-    plan = plan_runs(
-        due,
-        existing,
-        left_catalog=left,
-        batch=many,
-        batch_size=tuning.batch_size,
-        batch_runs=tuning.batch_runs,
-        now=now,
-    )
-    requests = [*add_partitions_request(plan.partitions_to_add), *removals]
-    if not plan.run_requests:
-        return dg.SensorResult(
-            skip_reason="due entities are all in running batches",
-            dynamic_partitions_requests=requests,
+        plan = plan_runs(
+            due, _existing_keys(instance), left_catalog=left, batch=False, batch_size=1, now=now
         )
-    return dg.SensorResult(
-        run_requests=list(plan.run_requests), dynamic_partitions_requests=requests
-    )
+        add_entity_partitions(instance, plan.partitions_to_add)
+        requests = list(plan.run_requests)
+    if not requests:
+        return dg.SensorResult(skip_reason=f"due entities are all in running batches{cleanup}")
+    return dg.SensorResult(run_requests=requests)
