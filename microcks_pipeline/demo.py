@@ -96,6 +96,8 @@ run_coordinator:
   class: QueuedRunCoordinator
   config:
     dequeue_interval_seconds: 1
+    dequeue_use_threads: true  # a launch waits for its run process to boot: launch in parallel
+    dequeue_num_workers: {max_concurrent_runs}
 concurrency:
   runs:
     max_concurrent_runs: {max_concurrent_runs}

@@ -109,6 +109,7 @@ def test_dagster_yaml_queues_runs_one_per_entity_and_caps_microcks_steps(
     runs = concurrency.run_queue_config
 
     assert type(coordinator).__name__ == "QueuedRunCoordinator"
+    assert coordinator.dequeue_use_threads and coordinator.dequeue_num_workers >= 2
     assert {
         "key": "microcks/entity",
         "value": {"applyLimitPerUniqueValue": True},

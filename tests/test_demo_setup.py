@@ -147,6 +147,9 @@ def test_the_demo_instance_is_sqlite_with_a_fast_queue_and_one_run_per_entity(tm
         queue = instance.get_concurrency_config().run_queue_config
         assert type(instance.run_storage).__name__ == "SqliteRunStorage"
         assert instance.run_coordinator.dequeue_interval_seconds == 1
+        # Runs launch in parallel: each launch waits for its run process to boot.
+        assert instance.run_coordinator.dequeue_use_threads
+        assert instance.run_coordinator.dequeue_num_workers == 3
         assert queue.max_concurrent_runs == 3
         assert queue.tag_concurrency_limits == [
             {"key": ENTITY_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
