@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import dagster as dg
 import httpx
 import yaml
 
@@ -46,6 +47,7 @@ from catalog_scan import generate  # noqa: E402 - the same generated entities as
 from microcks_pipeline import demo  # noqa: E402
 from microcks_pipeline.artifacts import ArtifactReader  # noqa: E402
 from microcks_pipeline.catalog import FilesystemCatalog  # noqa: E402
+from microcks_pipeline.defs.run_requests import BATCH_JOB  # noqa: E402
 from microcks_pipeline.desired import load_entity_desired  # noqa: E402
 from microcks_pipeline.filestat import RACY_SECONDS  # noqa: E402
 from microcks_pipeline.identity import service_version  # noqa: E402
@@ -213,9 +215,26 @@ def _warm_up_entity(catalog: Path, into: Path) -> tuple[str, str]:
     return "warm-up", service_version("api:default/warm-up", "default")
 
 
+def _run_timeline(dagster_home: Path, since: float) -> str:
+    """When the batch runs were requested, all started and last finished, from `since` (epoch)."""
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        records = instance.get_run_records(filters=dg.RunsFilter(job_name=BATCH_JOB))
+    runs = [r for r in records if r.create_timestamp.timestamp() >= since]
+    if not runs:
+        return "no batch run"
+    requested = min(r.create_timestamp.timestamp() for r in runs) - since
+    started = max(r.start_time or since for r in runs) - since
+    ended = max(r.end_time or since for r in runs) - since
+    return (
+        f"{len(runs)} batch run(s) requested at +{requested:.1f} s, "
+        f"all started by +{started:.1f} s, the last finished at +{ended:.1f} s"
+    )
+
+
 def _dagster_run(
     catalog: Path, microcks: str, secret: str, count: int, work: Path, *, warm_up: bool
-) -> tuple[float, float]:
+) -> tuple[float, float, str]:
+    """(seconds until synced, seconds until the first status row, timeline of the batch runs)"""
     paths = demo.DemoPaths(work)
     paths.dagster_home.mkdir(parents=True)  # an empty instance, as the demo's
     (paths.dagster_home / "dagster.yaml").write_text(demo.instance_yaml())
@@ -236,7 +255,7 @@ def _dagster_run(
     version = service_version(f"api:default/{last}", "default")
     expected = count + (1 if warm_up else 0)
     daemon = str(Path(sys.executable).parent / "dagster-daemon")
-    start = time.monotonic()
+    start, since = time.monotonic(), time.time()
     proc = demo.start_group(
         [daemon, "run", "-w", str(demo.WORKSPACE)], env=env, cwd=work, log=paths.log
     )
@@ -246,10 +265,11 @@ def _dagster_run(
             staged = work / "staged"
             shutil.copytree(catalog, staged)
             time.sleep(RACY_SECONDS)
-            start = time.monotonic()
+            start, since = time.monotonic(), time.time()
             for folder in sorted(staged.iterdir()):
                 folder.rename(root / folder.name)  # the entities appear, as a merged commit would
-        first_rows = _poll_until(lambda: sum(store.counts().values()) > 0, 300, 0.2)
+        before = expected - count  # the warm-up entity's row
+        first_rows = _poll_until(lambda: sum(store.counts().values()) > before, 300, 0.2)
         _poll_until(
             lambda: (
                 store.counts()["completed"] == expected and _mock_answers(microcks, last, version)
@@ -261,7 +281,7 @@ def _dagster_run(
         counts = store.counts()
         if sum(counts.values()) != expected:
             raise RuntimeError(f"unexpected status rows: {counts}")
-        return done - start, first_rows
+        return done - start, first_rows, _run_timeline(paths.dagster_home, since)
     finally:
         store.dispose()
         demo.stop_group(proc)
@@ -281,13 +301,17 @@ def measure_sync(count: int) -> tuple[float, float, float]:
             worker = worker_loop(catalog, microcks, secret, f"sqlite:///{root / 'worker.db'}")
         print(f"  worker loop: {worker:.1f} s (+ status store and events, no Dagster)", flush=True)
         with microcks_server(secret, root / "cold-server.log") as microcks:
-            cold, boot = _dagster_run(
+            cold, boot, runs = _dagster_run(
                 catalog, microcks, secret, count, root / "cold", warm_up=False
             )
         print(f"  dagster cold: {cold:.1f} s from daemon start ({boot:.1f} s before the first row)")
+        print(f"    {runs}")
         with microcks_server(secret, root / "warm-server.log") as microcks:
-            warm, _ = _dagster_run(catalog, microcks, secret, count, root / "warm", warm_up=True)
+            warm, boot, runs = _dagster_run(
+                catalog, microcks, secret, count, root / "warm", warm_up=True
+            )
         print(f"  dagster warm: {warm:.1f} s from the entities appearing under a running daemon")
+        print(f"    first status row at +{boot:.1f} s; {runs}", flush=True)
         return plain, cold, warm
 
 
