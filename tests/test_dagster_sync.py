@@ -152,7 +152,7 @@ def test_removing_an_entity_deletes_its_services_and_then_its_partition(synced: 
     assert USERS in synced.partitions()  # the partition goes only after the delete finished
 
     cleanup = synced.tick_sync()
-    assert "1 finished entities' partition(s) removed" in cleanup.skip_message
+    assert "removed 1 partition(s) of deleted entities" in cleanup.skip_message
     assert synced.partitions() == MANAGED - {USERS}
     synced.tick_sync()
     assert synced.store.rows(USERS) == []  # forgotten once the partition is gone

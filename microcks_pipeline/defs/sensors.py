@@ -178,7 +178,7 @@ def _sync_tick(
     now = datetime.now(UTC)
     removed = _removals(store, _existing_keys(instance))
     remove_entity_partitions(instance, removed)
-    cleanup = f"; {len(removed)} finished entities' partition(s) removed" if removed else ""
+    cleanup = f"; removed {len(removed)} partition(s) of deleted entities" if removed else ""
     due = store.due_entities(now=now)
 
     reason = microcks.not_configured_reason
