@@ -373,6 +373,26 @@ def test_entities_of_a_running_batch_are_not_handed_to_a_second_batch(
     assert "running batches" in again.skip_message
 
 
+def test_the_last_few_entities_of_a_running_batch_get_no_run_of_their_own(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(s.BATCH_THRESHOLD, "1")
+    (batch,) = world.tick_catalog().run_requests
+    world.instance.create_run_for_job(
+        job_def=defs.resolve_job_def(batch.job_name),
+        run_config=batch.run_config,
+        tags=batch.tags,
+        status=dg.DagsterRunStatus.STARTED,
+    )
+    monkeypatch.delenv(s.BATCH_THRESHOLD)  # few left: the sync sensor's one-run-per-entity path
+
+    again = world.tick_sync()
+
+    assert len(world.store.due_entities()) <= s.Settings().batch_threshold
+    assert not again.run_requests
+    assert "running batches" in again.skip_message
+
+
 def test_a_status_database_outage_skips_both_sensors_saying_why(world: World) -> None:
     # Nothing listens on port 9 of the loopback address: the connection is refused at once.
     down = world.using(

@@ -96,7 +96,7 @@ def _mass_change_runs(
     now = datetime.now(UTC)
     if microcks.not_configured_reason is not None or store.global_backoff(now=now) is not None:
         return []
-    due = store.due_entities(now=now)
+    due = _outside_batches(instance, store.due_entities(now=now))
     tuning = Settings.from_env()
     if len(due) <= tuning.batch_threshold:
         return []
@@ -109,10 +109,9 @@ def _batch_runs(
     tuning: Settings,
     now: datetime,
 ) -> list[dg.RunRequest]:
-    """Batch runs for the due entities that no queued or running batch already holds."""
-    busy = _in_flight_batch_refs(instance)
+    """Batch runs for the due entities (none of them in a queued or running batch)."""
     plan = plan_runs(
-        {ref: rows for ref, rows in due.items() if ref not in busy},
+        due,
         _existing_keys(instance),
         left_catalog=set(),  # a batch handles deletes and reconciles alike
         batch=True,
@@ -124,14 +123,17 @@ def _batch_runs(
     return list(plan.run_requests)
 
 
-def _in_flight_batch_refs(instance: dg.DagsterInstance) -> set[str]:
-    """Entities a queued or running batch run will handle: never hand them to a second batch."""
-    refs: set[str] = set()
+def _outside_batches(
+    instance: dg.DagsterInstance, due: Mapping[str, Sequence[StatusRow]]
+) -> dict[str, Sequence[StatusRow]]:
+    """The due entities that no queued or running batch run will handle: never hand those to
+    a second run (a second run would only find nothing to claim, or race the batch for it)."""
+    busy: set[str] = set()
     runs = instance.get_runs(filters=dg.RunsFilter(job_name=BATCH_JOB, statuses=_IN_FLIGHT))
     for run in runs:
         config = (run.run_config or {}).get("ops", {}).get(BATCH_OP, {}).get("config", {})
-        refs.update(config.get("entity_refs", []))
-    return refs
+        busy.update(config.get("entity_refs", []))
+    return {ref: rows for ref, rows in due.items() if ref not in busy}
 
 
 def _removals(store: StatusStore, existing: set[str]) -> list[str]:
@@ -194,6 +196,10 @@ def _sync_tick(
         )
     if not due:
         return dg.SensorResult(skip_reason=f"nothing due{cleanup}")
+    # Entities of a queued or running batch wait for it, also the last few it has not reached.
+    due = _outside_batches(instance, due)
+    if not due:
+        return dg.SensorResult(skip_reason=f"due entities are all in running batches{cleanup}")
 
     tuning = Settings.from_env()  # read per tick: batching can be retuned without a reload
     if len(due) > tuning.batch_threshold:
@@ -207,6 +213,4 @@ def _sync_tick(
         )
         add_entity_partitions(instance, plan.partitions_to_add)
         requests = list(plan.run_requests)
-    if not requests:
-        return dg.SensorResult(skip_reason=f"due entities are all in running batches{cleanup}")
     return dg.SensorResult(run_requests=requests)
