@@ -147,14 +147,33 @@ class Header:
 
 
 class _WithHeaders:
-    """Microcks' Request and Response both collect headers lazily (null until the first)."""
+    """What Microcks' Request and Response share: headers collected lazily (null until the
+    first), and the fields their JSON starts with."""
 
+    id: str | None
+    name: str
+    content: str | None
     headers: list[Header] | None
+    operation_id: str | None
+    source_artifact: str | None
 
     def add_header(self, header: Header) -> None:
         if self.headers is None:
             self.headers = []
         self.headers.append(header)
+
+    def _json(self, **more: Any) -> dict[str, Any]:
+        """The shared fields, then `more`; null fields are left out, as Jackson's NON_NULL."""
+        optional = {
+            "id": self.id,
+            "name": self.name,
+            "content": self.content,
+            "operationId": self.operation_id,
+            "sourceArtifact": self.source_artifact,
+            "headers": [h.to_json() for h in self.headers] if self.headers is not None else None,
+            **more,
+        }
+        return {key: value for key, value in optional.items() if value is not None}
 
 
 @dataclass
@@ -174,19 +193,12 @@ class Request(_WithHeaders):
         self.query_parameters.append((name, value))
 
     def to_json(self) -> dict[str, Any]:
-        optional = {
-            "id": self.id,
-            "name": self.name,
-            "content": self.content,
-            "operationId": self.operation_id,
-            "sourceArtifact": self.source_artifact,
-            "headers": [h.to_json() for h in self.headers] if self.headers is not None else None,
-            "responseId": self.response_id,
-            "queryParameters": [{"name": n, "value": v} for n, v in self.query_parameters]
+        return self._json(
+            responseId=self.response_id,
+            queryParameters=[{"name": n, "value": v} for n, v in self.query_parameters]
             if self.query_parameters is not None
             else None,
-        }
-        return {key: value for key, value in optional.items() if value is not None}
+        )
 
 
 @dataclass
@@ -203,18 +215,9 @@ class Response(_WithHeaders):
     source_artifact: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        optional = {
-            "id": self.id,
-            "name": self.name,
-            "content": self.content,
-            "operationId": self.operation_id,
-            "sourceArtifact": self.source_artifact,
-            "headers": [h.to_json() for h in self.headers] if self.headers is not None else None,
-            "status": self.status,
-            "mediaType": self.media_type,
-            "dispatchCriteria": self.dispatch_criteria,
-        }
-        body = {key: value for key, value in optional.items() if value is not None}
+        body = self._json(
+            status=self.status, mediaType=self.media_type, dispatchCriteria=self.dispatch_criteria
+        )
         # Jackson names the property after Response.isFault(): "fault", always written.
         body["fault"] = self.fault
         return body
