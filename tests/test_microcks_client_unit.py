@@ -190,6 +190,33 @@ def test_a_proxy_page_instead_of_json_is_transient() -> None:
         _client(handler).search("^petstore$")
 
 
+@pytest.mark.parametrize(
+    ("call", "answer", "message"),
+    [
+        ("search", "{}", "a non-list to service search"),
+        ("read", "[]", "a non-object to read of petstore:v1"),
+        ("read", "<html>maintenance</html>", "non-JSON to read of petstore:v1"),
+        ("list", '{"services": []}', "a non-list to service listing"),
+    ],
+)
+def test_json_of_the_wrong_shape_is_transient_and_names_the_request(
+    call: str, answer: str, message: str
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text=answer, headers={"Content-Type": "application/json"})
+
+    client = _client(handler)
+    calls = {
+        "search": lambda: client.search("^petstore$"),
+        "read": lambda: client.get_service("petstore", "v1"),
+        "list": lambda: next(client.list_services()),
+    }
+    with pytest.raises(MicrocksBusy, match=message) as caught:
+        calls[call]()
+
+    assert caught.value.status == 200
+
+
 def test_an_unexpected_status_is_permanent_and_names_the_request() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(405)
