@@ -170,13 +170,7 @@ class MicrocksClient:
         if response.status_code == 404:
             return None
         self._expect(response, (200,), what)
-        try:
-            body = response.json()
-        except ValueError:
-            raise MicrocksBusy(f"Microcks answered non-JSON to {what}", status=200) from None
-        if not isinstance(body, dict):
-            raise MicrocksBusy(f"Microcks answered a non-object to {what}", status=200)
-        return body
+        return _json_body(response, what, dict)
 
     def _request(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
         """Send once, and once more with a fresh token after a 401."""
@@ -242,11 +236,19 @@ def _service_ref(name: str, version: str) -> str:
     return quote(f"{name}:{version}", safe=":")
 
 
-def _json_list(response: httpx.Response, what: str) -> list[dict[str, Any]]:
+_JSON_KIND = {dict: "object", list: "list"}
+
+
+def _json_body(response: httpx.Response, what: str, kind: type[dict] | type[list]) -> Any:
+    """The response's JSON, which must be a `kind` (dict or list); anything else is transient."""
     try:
         body = response.json()
     except ValueError:
         raise MicrocksBusy(f"Microcks answered non-JSON to {what}", status=200) from None
-    if not isinstance(body, list):
-        raise MicrocksBusy(f"Microcks answered a non-list to {what}", status=200)
-    return [item for item in body if isinstance(item, dict)]
+    if not isinstance(body, kind):
+        raise MicrocksBusy(f"Microcks answered a non-{_JSON_KIND[kind]} to {what}", status=200)
+    return body
+
+
+def _json_list(response: httpx.Response, what: str) -> list[dict[str, Any]]:
+    return [item for item in _json_body(response, what, list) if isinstance(item, dict)]
