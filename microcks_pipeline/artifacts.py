@@ -32,6 +32,7 @@ import httpx
 
 from microcks_pipeline.catalog.entity import EntityLocation
 from microcks_pipeline.errors import ArtifactPolicyError, ConfigError, TransientError
+from microcks_pipeline.scm import raw_content_url
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024  # Microcks' own upload limit
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -50,6 +51,8 @@ class UrlPolicy:
     max_bytes: int = DEFAULT_MAX_BYTES
     timeout: float = 10.0  # seconds, per network operation and for a whole read
     max_redirects: int = 3
+    # GitHub Enterprise hosts, whose `/blob/` file pages are read from `/raw/` (see scm.py).
+    github_enterprise_hosts: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:  # tokens must never reach a log line through a repr
         return (
@@ -377,6 +380,8 @@ class ArtifactReader:
         return self._client
 
     def _read_url(self, url: str) -> bytes:
+        # A repository's file page is HTML: read its raw content.
+        url = raw_content_url(url, self.policy.github_enterprise_hosts)
         policy = self.policy
         deadline = time.monotonic() + policy.timeout
         hops = 0

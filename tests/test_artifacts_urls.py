@@ -183,6 +183,34 @@ def test_wrong_or_missing_token_gives_a_permanent_error_without_the_token(
     assert TOKEN not in str(err.value) and "query-secret" not in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("page", "raw", "enterprise"),
+    [
+        ("/group/repo/-/blob/main/apis/x.yaml", "/group/repo/-/raw/main/apis/x.yaml", set()),
+        ("/org/repo/blob/main/apis/x.yaml", "/org/repo/raw/main/apis/x.yaml", {"127.0.0.1"}),
+    ],
+)
+def test_a_repository_file_page_is_read_from_its_raw_content(
+    server: LocalServer, page: str, raw: str, enterprise: set[str]
+) -> None:
+    server.routes[page] = Reply(200, b"<!DOCTYPE html><html>the page around the file</html>")
+    server.routes[raw] = Reply(200, b"openapi: 3.0.0\n")
+    reader = ArtifactReader(local_policy(github_enterprise_hosts=frozenset(enterprise)))
+
+    assert fetch(reader, server.url(page)) == b"openapi: 3.0.0\n"
+    assert [s.path for s in server.seen] == [raw]
+
+
+def test_a_github_file_page_needs_its_raw_host_allowed_and_nothing_is_sent_before() -> None:
+    transport = RecordingTransport()
+    reader = ArtifactReader(UrlPolicy(allowed_hosts=frozenset({"github.com"})), transport=transport)
+
+    with pytest.raises(ArtifactPolicyError, match="raw.githubusercontent.com"):
+        fetch(reader, "https://github.com/org/repo/blob/main/apis/microcks.yaml")
+
+    assert transport.requests == []
+
+
 def test_redirect_within_allowed_hosts_is_followed(server: LocalServer) -> None:
     server.routes["/old.yaml"] = Reply(302, headers={"Location": "/new.yaml"})
     server.routes["/new.yaml"] = Reply(200, b"moved here\n")

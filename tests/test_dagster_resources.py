@@ -47,10 +47,15 @@ def test_set_variables_become_env_vars_resolved_at_run_time() -> None:
 
 
 def test_tuning_values_are_parsed_and_bad_ones_are_refused_with_the_variable_name() -> None:
-    env = {s.ALLOWED_HOSTS: "raw.example.com, git.example.com", s.ALLOW_HTTP: "true"}
+    env = {
+        s.ALLOWED_HOSTS: "raw.example.com, git.example.com",
+        s.ALLOW_HTTP: "true",
+        s.GITHUB_ENTERPRISE_HOSTS: " GIT.example.com ,",
+    }
     catalog = resources_from_env(env)["catalog"]
     assert catalog.allowed_hosts == ["raw.example.com", "git.example.com"]
     assert catalog.allow_http is True
+    assert catalog.url_policy().github_enterprise_hosts == frozenset({"git.example.com"})
 
     for name, value in [
         (s.ALLOW_HTTP, "maybe"),

@@ -17,6 +17,7 @@ from artifacts_fixtures import (
     Seen,
     file_entity,
     sniff,
+    url_entity,
     write,
 )
 from desired_fixtures import MICROCKS_YAML, load, pet, pet_repo, store
@@ -433,6 +434,28 @@ def test_url_annotation_reads_microcks_yaml_and_its_relative_artifacts_from_the_
     (mock,) = desired.mocks
     assert mock.secondaries[0].location == server.url("/mocks/ex/examples.yaml")
     assert yaml.safe_load(mock.secondaries[0].content)["metadata"]["name"] == "web"
+
+
+def test_an_entity_located_by_its_file_page_reads_the_raw_files_beside_it(
+    tmp_path: Path, server: LocalServer
+) -> None:
+    # As Backstage locates an entity in GitLab: the page showing its catalog-info.yaml.
+    pages = server.url("/group/repo/-/blob/main/")
+    raw = "/group/repo/-/raw/main/apis/web/"
+    server.routes[raw + "microcks.yaml"] = Reply(
+        200,
+        b"spec:\n  mocks:\n    - mockId: web\n      artifacts:\n        - kind: examples\n          path: ./ex/examples.yaml\n",
+    )
+    server.routes[raw + "ex/examples.yaml"] = Reply(200, EXAMPLES_YAML.encode())
+    entity = url_entity(pages, "apis/web", name="web", definition=OPENAPI_YAML)
+
+    desired = load(entity, local_reader())
+
+    assert desired.failures == ()
+    (mock,) = desired.mocks
+    assert mock.secondaries[0].location == pages + "apis/web/ex/examples.yaml"  # the page URL
+    assert yaml.safe_load(mock.secondaries[0].content)["metadata"]["name"] == "web"
+    assert {s.path for s in server.seen} == {raw + "microcks.yaml", raw + "ex/examples.yaml"}
 
 
 def test_unreachable_microcks_yaml_is_a_transient_entity_failure(

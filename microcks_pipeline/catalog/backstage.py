@@ -26,17 +26,14 @@ from microcks_pipeline.catalog.documents import managed_api, normalize_ref
 from microcks_pipeline.catalog.entity import CatalogSnapshot, Entity, EntityLocation
 from microcks_pipeline.errors import CatalogUnavailable, ConfigError
 from microcks_pipeline.identity import ANNOTATION
+from microcks_pipeline.scm import GITHUB_ROOT, GITLAB_ROOT
 
 MANAGED_BY_LOCATION = "backstage.io/managed-by-location"
 SOURCE_LOCATION = "backstage.io/source-location"
 QUERY_FILTER = f"kind=api,metadata.annotations.{ANNOTATION}"
 QUERY_FIELDS = "kind,metadata,spec"
 
-# `.../<group>/<sub>/<repo>/-/blob/<ref>/` (GitLab) before `.../<owner>/<repo>/blob/<ref>/`.
-# A ref with a slash in it (`feature/x`) cannot be told from a folder; the first segment wins.
-_GITLAB_ROOT = re.compile(r"^(https?://[^/]+/(?:[^/]+/)+?-/)(blob|tree)(/[^/]+/)")
 _TOKEN_PATTERN = re.compile(r"^[\x21-\x7e]+$")
-_GITHUB_ROOT = re.compile(r"^(https?://[^/]+/[^/]+/[^/]+/)(blob|tree)(/[^/]+/)")
 
 
 class BackstageCatalog:
@@ -246,7 +243,7 @@ def _parse_location(value: str, *, is_dir: bool) -> EntityLocation | None:
 
 
 def _url_location(url: str, *, is_dir: bool) -> EntityLocation:
-    for pattern in (_GITLAB_ROOT, _GITHUB_ROOT):
+    for pattern in (GITLAB_ROOT, GITHUB_ROOT):
         m = pattern.match(url)
         if m:
             if is_dir and m.group(2) == "tree":

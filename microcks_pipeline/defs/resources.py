@@ -39,6 +39,9 @@ class CatalogResource(dg.ConfigurableResource):
     backstage_url: str = Field(default="", description="Backstage base URL (instead of root)")
     token: str = Field(default="", description="Backstage bearer token (use an EnvVar)")
     allowed_hosts: list[str] = Field(default=[], description="Hosts artifact URLs may point at")
+    github_enterprise_hosts: list[str] = Field(
+        default=[], description="GitHub Enterprise hosts: their /blob/ pages are read from /raw/"
+    )
     allow_http: bool = False
     allow_private: bool = Field(default=False, description="Allow private/loopback addresses")
     host_tokens: str = Field(default="", description='JSON {"host": "token"} (use an EnvVar)')
@@ -91,13 +94,18 @@ class CatalogResource(dg.ConfigurableResource):
     def url_policy(self) -> UrlPolicy:
         extra = {"max_bytes": self.max_bytes} if self.max_bytes else {}
         return UrlPolicy(
-            allowed_hosts=frozenset(h.strip().lower() for h in self.allowed_hosts if h.strip()),
+            allowed_hosts=_hosts(self.allowed_hosts),
+            github_enterprise_hosts=_hosts(self.github_enterprise_hosts),
             allow_http=self.allow_http,
             allow_private=self.allow_private,
             host_tokens=_host_tokens(self.host_tokens),
             timeout=self.timeout,
             **extra,
         )
+
+
+def _hosts(names: list[str]) -> frozenset[str]:
+    return frozenset(h.strip().lower() for h in names if h.strip())
 
 
 def _host_tokens(raw: str) -> dict[str, str]:
@@ -190,17 +198,22 @@ def _value(env: Mapping[str, str], name: str, default: str = "") -> str | dg.Env
     return dg.EnvVar(name) if env.get(name, "").strip() else default
 
 
+def _env_hosts(env: Mapping[str, str], name: str) -> list[str]:
+    return [h.strip() for h in env.get(name, "").split(",") if h.strip()]
+
+
 def resources_from_env(env: Mapping[str, str] | None = None) -> dict[str, dg.ConfigurableResource]:
     """The three resources, configured from environment variables with local defaults."""
     env = os.environ if env is None else env
     backstage = env.get(s.BACKSTAGE_URL, "").strip()
     root_default = "" if backstage else s.DEFAULT_CATALOG_ROOT
-    hosts = [h.strip() for h in env.get(s.ALLOWED_HOSTS, "").split(",") if h.strip()]
+
     catalog = CatalogResource(
         root=_value(env, s.CATALOG_ROOT, root_default),
         backstage_url=_value(env, s.BACKSTAGE_URL),
         token=_value(env, s.BACKSTAGE_TOKEN),
-        allowed_hosts=hosts,
+        allowed_hosts=_env_hosts(env, s.ALLOWED_HOSTS),
+        github_enterprise_hosts=_env_hosts(env, s.GITHUB_ENTERPRISE_HOSTS),
         allow_http=s.env_bool(env, s.ALLOW_HTTP),
         allow_private=s.env_bool(env, s.ALLOW_PRIVATE),
         host_tokens=_value(env, s.HOST_TOKENS),
