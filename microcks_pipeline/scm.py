@@ -30,7 +30,7 @@ def raw_content_url(url: str, enterprise_hosts: frozenset[str] = frozenset()) ->
     `enterprise_hosts`: GitHub Enterprise host names, lower-case."""
     gitlab = GITLAB_ROOT.match(url)
     if gitlab:
-        return _with_segment(url, gitlab, "raw") if gitlab.group(2) == "blob" else url
+        return with_segment(url, gitlab, "raw") if gitlab.group(2) == "blob" else url
     github = GITHUB_ROOT.match(url)
     if github is None or github.group(2) != "blob":
         return url
@@ -38,8 +38,9 @@ def raw_content_url(url: str, enterprise_hosts: frozenset[str] = frozenset()) ->
     if host in GITHUB_HOSTS:
         owner_repo = urlsplit(github.group(1)).path  # "/<owner>/<repo>/"
         return f"https://{GITHUB_RAW_HOST}{owner_repo.rstrip('/')}{url[github.end(2) :]}"
-    return _with_segment(url, github, "raw") if host in enterprise_hosts else url
+    return with_segment(url, github, "raw") if host in enterprise_hosts else url
 
 
-def _with_segment(url: str, match: re.Match[str], segment: str) -> str:
+def with_segment(url: str, match: re.Match[str], segment: str) -> str:
+    """`url` with the `blob`/`tree` segment a GITLAB_ROOT or GITHUB_ROOT `match` found replaced."""
     return match.group(1) + segment + url[match.end(2) :]

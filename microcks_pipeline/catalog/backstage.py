@@ -26,7 +26,7 @@ from microcks_pipeline.catalog.documents import managed_api, normalize_ref
 from microcks_pipeline.catalog.entity import CatalogSnapshot, Entity, EntityLocation
 from microcks_pipeline.errors import CatalogUnavailable, ConfigError
 from microcks_pipeline.identity import ANNOTATION
-from microcks_pipeline.scm import GITHUB_ROOT, GITLAB_ROOT
+from microcks_pipeline.scm import GITHUB_ROOT, GITLAB_ROOT, with_segment
 
 MANAGED_BY_LOCATION = "backstage.io/managed-by-location"
 SOURCE_LOCATION = "backstage.io/source-location"
@@ -248,7 +248,7 @@ def _url_location(url: str, *, is_dir: bool) -> EntityLocation:
         if m:
             if is_dir and m.group(2) == "tree":
                 # A source-location names a folder (`tree`); files below it are `blob` URLs.
-                url = m.group(1) + "blob" + url[m.end(2) :]
+                url = with_segment(url, m, "blob")
             return EntityLocation("url", url, repo_root=m.group(1) + "blob" + m.group(3))
     folder = url if is_dir else url.rsplit("/", 1)[0] + "/"
     return EntityLocation("url", url, repo_root=folder)
