@@ -58,6 +58,7 @@ class EntitySyncResult:
     transient_failures: tuple[str, ...] = ()
     entity_removed: bool = False
     causes: Mapping[str, str] = field(default_factory=dict)  # mock id → lifecycle.Cause
+    paused_everything: bool = False  # this entity's failure set the global backoff
 
     @property
     def ok(self) -> bool:
@@ -180,7 +181,9 @@ class _Recorder:
         self.permanent.append(row.mock_id)
         self.event(row, "failed", "error", t.message, cause=str(cause))
 
-    def result(self, claimed: int, calls: int, removed: bool = False) -> EntitySyncResult:
+    def result(
+        self, claimed: int, calls: int, removed: bool = False, paused: bool = False
+    ) -> EntitySyncResult:
         return EntitySyncResult(
             entity_ref=self.ref,
             claimed=claimed,
@@ -193,6 +196,7 @@ class _Recorder:
             transient_failures=tuple(self.transient),
             entity_removed=removed,
             causes=self.causes,
+            paused_everything=paused,
         )
 
 
@@ -312,9 +316,9 @@ def sync_entity(
     for row in rows:
         outcome = _outcome(row, done, work_for(row, wanted[row.mock_id]))
         rec.apply(row, decide(row, wanted[row.mock_id], outcome), done.outcomes.get(row.mock_id))
-    _count_server_errors(store, entity_ref, done, now)
+    paused = _count_server_errors(store, entity_ref, done, now)
     removed = desired is None and bool(removable_entities(store, refs={entity_ref}))
-    return rec.result(len(rows), done.calls, removed)
+    return rec.result(len(rows), done.calls, removed, paused)
 
 
 def _microcks_wide(
@@ -340,10 +344,10 @@ def _back_off(
     *,
     failing_entities: int = 0,
     credentials: str | None = None,
-) -> None:
+) -> bool:
     pause = global_backoff_for(failure, failing_entities)
     if pause is None:
-        return
+        return False
     until = (now or datetime.now(UTC)) + pause
     auth = failure.cause == Cause.AUTH_REFUSED
     reason = failure.message
@@ -351,6 +355,7 @@ def _back_off(
         reason = f"{failing_entities} entities met Microcks errors within a minute: {reason}"
     kw: dict[str, Any] = {"kind": "auth", "credentials": credentials} if auth else {}
     store.set_global_backoff(until, reason, **kw)
+    return True
 
 
 def _count_server_errors(store: StatusStore, ref: str, done: _Done, now: datetime | None) -> None:
@@ -360,9 +365,9 @@ def _count_server_errors(store: StatusStore, ref: str, done: _Done, now: datetim
         failures.append(done.failure)
     counted = [f for f in failures if counts_across_entities(f)]
     if not counted:
-        return
+        return False
     failing = store.note_server_error(ref, counted[0].message, window=CROSS_ENTITY_WINDOW, now=now)
-    _back_off(store, counted[0], now, failing_entities=failing)
+    return _back_off(store, counted[0], now, failing_entities=failing)
 
 
 def removable_entities(

@@ -9,8 +9,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from lifecycle_fixtures import status_row
 
-from microcks_pipeline.identity import entity_hash, service_version
 from microcks_pipeline.lifecycle import (
     AUTH_BACKOFF,
     CROSS_ENTITY_FAILURES,
@@ -42,25 +42,8 @@ def row(
     error: str | None = None,
     mock_id: str = "default",
 ) -> StatusRow:
-    return StatusRow(
-        id=7,
-        entity_ref=REF,
-        mock_id=mock_id,
-        entity_hash=entity_hash(REF),
-        microcks_version_id=service_version(REF, mock_id),
-        desired_action=action,  # type: ignore[arg-type]
-        fingerprint_hash=fp,
-        applied_fingerprint=None,
-        status=status,  # type: ignore[arg-type]
-        attempts=attempts,
-        next_attempt_at=None,
-        lease_owner="run-1" if status == "leased" else None,
-        lease_expires_at=None,
-        last_error=error,
-        microcks_service_id=None,
-        created_at=NOW,
-        updated_at=NOW,
-        failure_cause=cause,
+    return status_row(
+        REF, mock_id, fp, action, status, rid=7, attempts=attempts, error=error, cause=cause
     )
 
 

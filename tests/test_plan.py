@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from lifecycle_fixtures import status_row
+
 from microcks_pipeline.catalog.entity import CatalogSnapshot, Entity, EntityLocation
 from microcks_pipeline.desired import (
     ENTITY_MOCK_ID,
@@ -45,25 +47,7 @@ def _status(
     status: str = "completed",
     rid: int = 1,
 ) -> StatusRow:
-    return StatusRow(
-        id=rid,
-        entity_ref=ref,
-        mock_id=mock_id,
-        entity_hash=entity_hash(ref),
-        microcks_version_id=service_version(ref, mock_id),
-        desired_action=action,  # type: ignore[arg-type]
-        fingerprint_hash=fp,
-        applied_fingerprint=fp,
-        status=status,  # type: ignore[arg-type]
-        attempts=0,
-        next_attempt_at=None,
-        lease_owner=None,
-        lease_expires_at=None,
-        last_error=None,
-        microcks_service_id="s1",
-        created_at=NOW,
-        updated_at=NOW,
-    )
+    return status_row(ref, mock_id, fp, action, status, rid=rid, applied=fp)
 
 
 def _by_mock(rows: tuple[DesiredRow, ...]) -> dict[tuple[str, str], DesiredRow]:
