@@ -37,27 +37,29 @@ def _validate(args: argparse.Namespace) -> int:
 def _validate_file(path: Path) -> bool:
     """Report one file (summary on stdout, problems and warnings on stderr); True when valid."""
     name = str(path)
+    warnings: tuple[str, ...] = ()
     try:
         size = path.stat().st_size
         if size > MAX_YAML_BYTES:  # refuse before reading a huge file into memory
             problems = [f"{name}: file is {size} bytes, over the {MAX_YAML_BYTES} byte limit"]
         else:
             config = parse_config(path.read_bytes(), name)
-            problems = []
+            problems = [str(p) for p in config.problems]
+            warnings = config.warnings
     except ConfigProblems as exc:
-        problems = [str(p) for p in exc.problems]
+        problems, warnings = [str(p) for p in exc.problems], exc.warnings
     except OSError as exc:
         problems = [f"{name}: cannot read: {exc.strerror or exc}"]
     if problems:
         print(f"invalid {name}: {len(problems)} problem(s)")
-        for problem in problems:
-            print(f"error: {problem}", file=sys.stderr)
-        return False
-    ids = ", ".join(m.mock_id for m in config.mocks)
-    print(f"ok {name}: {len(config.mocks)} mock(s): {ids}")
-    for warning in config.warnings:
+    else:
+        ids = ", ".join(m.mock_id for m in config.mocks)
+        print(f"ok {name}: {len(config.mocks)} mock(s): {ids}")
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    return True
+    return not problems
 
 
 def _config_files(path: Path) -> Iterator[Path]:

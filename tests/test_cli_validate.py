@@ -59,7 +59,7 @@ def test_an_invalid_file_fails_while_a_valid_one_in_the_same_run_is_still_report
         f"ok {good}: 1 mock(s): default",
         f"invalid {bad}: 1 problem(s)",
     ]
-    [message] = err.splitlines()
+    [message] = [line for line in err.splitlines() if line.startswith("error: ")]
     where = f"{bad}:{case.line}" if case.line else f"{bad}"
     assert message.startswith(f"error: {where}: ")
     if case.field:
@@ -94,7 +94,26 @@ def test_warnings_go_to_stderr_and_do_not_fail(tmp_path: Path, capsys) -> None:
     out, err = capsys.readouterr()
     assert code == 0
     assert out.startswith(f"ok {file}")
-    assert err == f"warning: {file}:2: field 'owner': unknown key\n"
+    assert err == f"warning: {file}:2: unknown key 'owner'\n"
+
+
+def test_unknown_keys_are_reported_with_a_near_miss_even_when_the_file_has_errors(
+    tmp_path: Path, capsys
+) -> None:
+    text = "spec:\n  mocks:\n    - mockId: a\n      artifacts:\n        - {kind: examples, pth: e.yaml}\n"
+    file = _write(tmp_path / "microcks.yaml", text)
+
+    code = main(["validate", str(file)])
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == f"invalid {file}: 1 problem(s)\n"
+    assert err.splitlines() == [
+        f"error: {file}:5: field 'spec.mocks[0].artifacts[0].path': required field is missing; "
+        "found unknown key 'pth' (did you mean 'path'?)",
+        f"warning: {file}:5: field 'spec.mocks[0].artifacts[0]': unknown key 'pth' "
+        "(did you mean 'path'?)",
+    ]
 
 
 def test_a_missing_path_is_a_usage_error_but_the_other_paths_are_still_checked(
