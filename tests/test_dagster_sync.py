@@ -136,6 +136,33 @@ def test_removing_a_mock_deletes_its_service_and_keeps_the_others(synced: World)
     assert synced.get(pet_url(synced) + "/pets/3").json()["name"] == "Spike"
 
 
+def test_an_invalid_field_in_one_mock_entry_fails_that_mock_and_the_other_keeps_serving(
+    synced: World,
+) -> None:
+    config = synced.catalog_dir / "petstore/microcks.yaml"
+    edit(
+        config,
+        "    - mockId: fallback\n",
+        '    - mockId: fallback\n      includeInSwagger: "yes"\n',
+    )
+    line = config.read_text().splitlines().index('      includeInSwagger: "yes"') + 1
+    fallback = f"petstore:{service_version(PETSTORE, 'fallback')}"
+    assert fallback in services(synced)
+
+    results = synced.sync()
+
+    assert len(results) == 1  # petstore alone
+    rows = {r.mock_id: r for r in synced.store.rows(PETSTORE)}
+    assert rows["fallback"].status == "error"
+    assert rows["fallback"].last_error.startswith(
+        f"{config.relative_to(synced.catalog_dir)}:{line}: "
+        "field 'spec.mocks[1].includeInSwagger': must be true or false, found 'yes'"
+    )
+    assert rows["default"].status == "completed"
+    assert synced.get(pet_url(synced) + "/pets/3").json()["name"] == "Spike"
+    assert fallback not in services(synced)  # the documented contract: a failed mock's service goes
+
+
 def test_removing_an_entity_deletes_its_services_and_then_its_partition(synced: World) -> None:
     ours = [n for n in services(synced) if n.startswith("users-api:")]
     assert ours
