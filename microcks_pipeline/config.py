@@ -50,6 +50,7 @@ class ArtifactRef:
     kind: str  # free-text label (examples, metadata, ...)
     path: str  # repo-relative path or absolute http(s) URL, as written
     line: int | None  # 1-based YAML line of the artifact entry
+    field_name: str | None = field(default=None, compare=False)  # spec.mocks[i].artifacts[j].path
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ class MockSpec:
     # This mock's own entry as JSON-able data; it goes into the fingerprint. Do not mutate.
     entry: Mapping[str, Any] = field(hash=False)
     line: int | None = None
-    openapi_line: int | None = None  # line of `openapi.path`, for messages about that file
+    field_name: str | None = field(default=None, compare=False)  # spec.mocks[i]
+    openapi_line: int | None = field(default=None, compare=False)  # line of `openapi.path`
 
 
 @dataclass(frozen=True)
@@ -322,7 +324,12 @@ class _Document:
     def _mock(self, entry: dict[str, Any], index: int) -> MockSpec:
         at = (*_MOCKS, index)
         artifacts = tuple(
-            ArtifactRef(a["kind"], a["path"], self.line((*at, "artifacts", j)))
+            ArtifactRef(
+                a["kind"],
+                a["path"],
+                self.line((*at, "artifacts", j)),
+                _field((*at, "artifacts", j, "path")),
+            )
             for j, a in enumerate(entry.get("artifacts", ()))
         )
         openapi = entry.get("openapi")
@@ -333,6 +340,7 @@ class _Document:
             artifacts=artifacts,
             entry=_jsonable(entry),
             line=self.line(at),
+            field_name=_field(at),
             openapi_line=self.line((*at, "openapi", "path")) if openapi is not None else None,
         )
 

@@ -28,6 +28,14 @@ spec:
           path: ./examples.yaml
 """
 
+# The APIExamples document VALID's artifact names, for checks that read referenced files.
+EXAMPLES = """\
+apiVersion: mocks.microcks.io/v1alpha1
+kind: APIExamples
+metadata: {name: orders, version: "1"}
+operations: {}
+"""
+
 
 @dataclass(frozen=True)
 class BadCase:

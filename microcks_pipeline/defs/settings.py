@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from microcks_pipeline.artifacts import UrlPolicy
+
 # Names of the variables, so docs, tests and the demo spell them once.
 CATALOG_ROOT = "MICROCKS_PIPELINE_CATALOG_ROOT"
 BACKSTAGE_URL = "MICROCKS_PIPELINE_BACKSTAGE_URL"
@@ -69,6 +71,24 @@ def env_bool(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def env_hosts(env: Mapping[str, str], name: str) -> list[str]:
+    return [h.strip() for h in env.get(name, "").split(",") if h.strip()]
+
+
+def artifact_url_policy(env: Mapping[str, str] | None = None) -> UrlPolicy:
+    """Which artifact URLs the sync may read, from the environment (tokens left out): the
+    catalog resource and `validate` both take it from here."""
+    env = os.environ if env is None else env
+    return UrlPolicy(
+        allowed_hosts=frozenset(h.lower() for h in env_hosts(env, ALLOWED_HOSTS)),
+        github_enterprise_hosts=frozenset(
+            h.lower() for h in env_hosts(env, GITHUB_ENTERPRISE_HOSTS)
+        ),
+        allow_http=env_bool(env, ALLOW_HTTP),
+        allow_private=env_bool(env, ALLOW_PRIVATE),
+    )
 
 
 @dataclass(frozen=True)
