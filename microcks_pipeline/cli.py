@@ -167,6 +167,12 @@ def _add_serve_microcks(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_serve_microcks)
 
 
+def _add_plan(commands: argparse._SubParsersAction) -> None:
+    from microcks_pipeline.plan_command import add_parser  # light: Dagster loads in run
+
+    add_parser(commands)
+
+
 def _add_demo(commands: argparse._SubParsersAction) -> None:
     from microcks_pipeline.demo import add_parser  # light: Dagster and the server load in run
 
@@ -175,6 +181,7 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_validate,
+    _add_plan,
     _add_serve_microcks,
     _add_demo,
 ]
