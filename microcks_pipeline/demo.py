@@ -474,27 +474,28 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_ports_free(HOST, {"--port": args.port, "--microcks-port": args.microcks_port})
         lock = lock_workdir(paths)
-    except DemoError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except OSError as exc:
-        print(f"error: cannot use {paths.workdir}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_CANNOT_START
+    except (DemoError, OSError) as exc:
+        return _refused(exc, f"cannot use {paths.workdir}")
     try:
         return _run_locked(args, paths, lock)
     finally:
         os.close(lock)
 
 
+def _refused(exc: DemoError | OSError, doing: str) -> int:
+    """One `error:` line saying why the demo cannot start (never a traceback); its exit code."""
+    if isinstance(exc, DemoError):
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"error: {doing}: {exc.strerror or exc}", file=sys.stderr)
+    return EXIT_CANNOT_START
+
+
 def _run_locked(args: argparse.Namespace, paths: DemoPaths, lock: int) -> int:
     try:
         copied = prepare_workdir(paths, reset=args.reset)
-    except DemoError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except OSError as exc:
-        print(f"error: cannot prepare {paths.workdir}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_CANNOT_START
+    except (DemoError, OSError) as exc:
+        return _refused(exc, f"cannot prepare {paths.workdir}")
 
     # Also when started in the background, where a shell leaves SIGINT ignored.
     previous = signal.signal(signal.SIGTERM, _raise_stop), signal.getsignal(signal.SIGINT)

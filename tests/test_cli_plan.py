@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagster_fixtures import CLIENT_SECRET, World, make_world, services
+from dagster_fixtures import CLIENT_SECRET, World, break_petstore_fallback, make_world, services
 
 from microcks_pipeline.cli import main
 from microcks_pipeline.defs import settings as s
@@ -117,13 +117,7 @@ def test_edits_show_as_update_delete_and_entity_gone_with_their_reasons(synced: 
 
 
 def test_an_invalid_mock_entry_is_an_error_naming_file_line_and_field(synced: World, capsys):
-    config = synced.catalog_dir / "petstore/microcks.yaml"
-    _edit(
-        config,
-        "    - mockId: fallback\n",
-        '    - mockId: fallback\n      includeInSwagger: "yes"\n',
-    )
-    line = config.read_text().splitlines().index('      includeInSwagger: "yes"') + 1
+    _, line = break_petstore_fallback(synced)
     before = _untouched(synced)
 
     code, lines = _plan(capsys)

@@ -21,6 +21,13 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+def _validate(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of `microcks-pipeline validate ARGV`."""
+    code = main(["validate", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def _sample_files() -> list[Path]:
     return sorted(SAMPLE_CATALOG.rglob("microcks.yaml"))
 
@@ -105,11 +112,9 @@ def test_unknown_keys_are_reported_with_a_near_miss_even_when_the_file_has_error
     text = "spec:\n  mocks:\n    - mockId: a\n      artifacts:\n        - {kind: examples, pth: e.yaml}\n"
     file = _write(tmp_path / "microcks.yaml", text)
 
-    code = main(["validate", str(file)])
+    code, out, err = _validate(capsys, str(file))
 
-    out, err = capsys.readouterr()
-    assert code == 1
-    assert out == f"invalid {file}: 1 problem(s)\n"
+    assert (code, out) == (1, f"invalid {file}: 1 problem(s)\n")
     assert err.splitlines() == [
         f"error: {file}:5: field 'spec.mocks[0].artifacts[0].path': required field is missing; "
         "found unknown key 'pth' (did you mean 'path'?)",

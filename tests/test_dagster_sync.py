@@ -14,6 +14,7 @@ from dagster_fixtures import (
     CLIENT_SECRET,
     MANAGED,
     World,
+    break_petstore_fallback,
     make_world,
     materializations,
     metadata_of,
@@ -139,13 +140,7 @@ def test_removing_a_mock_deletes_its_service_and_keeps_the_others(synced: World)
 def test_an_invalid_field_in_one_mock_entry_fails_that_mock_and_the_other_keeps_serving(
     synced: World,
 ) -> None:
-    config = synced.catalog_dir / "petstore/microcks.yaml"
-    edit(
-        config,
-        "    - mockId: fallback\n",
-        '    - mockId: fallback\n      includeInSwagger: "yes"\n',
-    )
-    line = config.read_text().splitlines().index('      includeInSwagger: "yes"') + 1
+    config, line = break_petstore_fallback(synced)
     fallback = f"petstore:{service_version(PETSTORE, 'fallback')}"
     assert fallback in services(synced)
 
