@@ -120,8 +120,23 @@ def _schema_text() -> str:
 
 @functools.cache
 def _validator() -> jsonschema.Draft202012Validator:
-    """The schema with unknown keys made visible: they come back as warnings, not errors."""
-    return jsonschema.Draft202012Validator(_closed(config_schema()))
+    """The schema with unknown keys made visible (they come back as warnings, not errors) and
+    its local `$ref`s inlined (the schema is not recursive; a lookup per use costs more than
+    the rule it finds)."""
+    schema = config_schema()
+    return jsonschema.Draft202012Validator(_closed(_inlined(schema, schema["$defs"])))
+
+
+def _inlined(schema: Any, defs: Mapping[str, Any]) -> Any:
+    """`schema` with every `{"$ref": "#/$defs/<name>"}` replaced by that definition."""
+    if isinstance(schema, list):
+        return [_inlined(s, defs) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref", "")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return _inlined(defs[ref.removeprefix("#/$defs/")], defs)
+    return {k: _inlined(v, defs) for k, v in schema.items() if k != "$defs"}
 
 
 @functools.cache

@@ -102,3 +102,23 @@ def test_schema_and_parser_agree_on_openapi_paths(path: str, allowed: bool) -> N
 
     assert _schema_accepts(document) is allowed
     assert _parser_accepts(yaml.safe_dump(document)) is allowed
+
+
+def test_the_path_fast_path_accepts_only_paths_the_rules_accept() -> None:
+    # `if` lets plain paths skip the rules in `else`; it must never let a refused path through.
+    path = config_schema()["$defs"]["path"]
+    fast = jsonschema.Draft202012Validator(path["if"])
+    rules = jsonschema.Draft202012Validator(path["else"])
+    samples = [p for p, _ in PATHS] + [
+        "./mocks/default/examples.yaml",
+        "https://raw.example.com/org/repo/main/examples.yaml",
+        "a/../b.yaml",
+        ".hidden/x.yaml",
+        "https://example.com/..",
+        "x.yaml\n",
+    ]
+
+    taken = [p for p in samples if fast.is_valid(p)]
+
+    assert "./mocks/default/examples.yaml" in taken  # the common case takes it
+    assert [p for p in taken if not rules.is_valid(p)] == []
