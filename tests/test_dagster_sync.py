@@ -158,6 +158,24 @@ def test_an_invalid_field_in_one_mock_entry_fails_that_mock_and_the_other_keeps_
     assert fallback not in services(synced)  # the documented contract: a failed mock's service goes
 
 
+def test_an_entry_with_an_invalid_mockId_is_an_error_under_its_position_and_the_rest_syncs(
+    synced: World,
+) -> None:
+    config = synced.catalog_dir / "petstore/microcks.yaml"
+    edit(config, "- mockId: fallback", "- mockId: 'fall back'")
+
+    [result] = synced.sync()
+
+    assert not result.success  # the partition shows the failure, naming the entry
+    rows = {r.mock_id: r for r in synced.store.rows(PETSTORE)}
+    assert rows["spec.mocks[1]"].status == "error"
+    assert "field 'spec.mocks[1].mockId'" in rows["spec.mocks[1]"].last_error
+    assert rows["default"].status == "completed"
+    assert synced.get(pet_url(synced) + "/pets/3").json()["name"] == "Spike"
+    # The entry no longer names `fallback`: that mock was removed, so its service went.
+    assert f"petstore:{service_version(PETSTORE, 'fallback')}" not in services(synced)
+
+
 def test_removing_an_entity_deletes_its_services_and_then_its_partition(synced: World) -> None:
     ours = [n for n in services(synced) if n.startswith("users-api:")]
     assert ours
