@@ -30,6 +30,9 @@ def _validate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.repo is not None and not Path(args.repo).is_dir():
+        print(f"error: --repo {args.repo}: not a directory", file=sys.stderr)
+        return EXIT_USAGE
     worst = EXIT_OK
     with ArtifactReader(policy) as reader:
         check = _FileCheck(reader, args.repo, check_hosts=bool(os.environ.get(ALLOWED_HOSTS)))

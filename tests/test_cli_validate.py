@@ -414,3 +414,12 @@ def test_the_pre_commit_hook_runs_the_installed_validate_on_microcks_files_only(
     assert files.search("apis/pet/microcks.yaml") and files.search("microcks.yml")
     assert not files.search("apis/pet/catalog-info.yaml")
     assert not files.search("apis/pet/my-microcks.yaml")
+
+
+def test_a_repo_that_is_not_a_directory_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    file = _write(tmp_path / "microcks.yaml", VALID)
+
+    code, out, err = _validate(capsys, "--repo", str(tmp_path / "nope"), str(file))
+
+    assert (code, out) == (2, "")
+    assert err == f"error: --repo {tmp_path / 'nope'}: not a directory\n"
