@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from microcks_pipeline.artifacts import ArtifactReader
 from microcks_pipeline.catalog.entity import CatalogSource
+from microcks_pipeline.converge import AppliedRecord
 from microcks_pipeline.desired import (
     ENTITY_MOCK_ID,
     DesiredMock,
@@ -88,8 +89,9 @@ class _Recorder:
         self, row: StatusRow, fingerprint: str, action: str, outcome: MockOutcome | None
     ) -> None:
         service_id = outcome.service_id if outcome else None
+        applied = outcome.applied.to_json() if outcome and outcome.applied else None
         if self.store.complete(
-            row.id, self.owner, fingerprint, service_id=service_id, now=self.now
+            row.id, self.owner, fingerprint, service_id=service_id, applied=applied, now=self.now
         ):
             self.actions[row.mock_id] = action
             kind = "delete_finished" if row.desired_action == "delete" else "reconcile_finished"
@@ -205,6 +207,11 @@ def sync_entity(
                 delete=live_deletes,
                 keep=keep - set(live_deletes),
                 prune=clean_load,
+                applied={
+                    row.mock_id: AppliedRecord.from_json(row.applied_artifacts)
+                    for row, _ in upsert.values()
+                    if row.applied_artifacts is not None
+                },
             )
         except (AuthError, TransientError) as exc:
             _back_off(store, exc, now)

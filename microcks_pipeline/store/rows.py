@@ -30,6 +30,8 @@ class StatusRow:
     microcks_service_id: str | None
     created_at: datetime
     updated_at: datetime
+    # What the last verified apply uploaded and saw (converge.AppliedRecord as JSON), or None.
+    applied_artifacts: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

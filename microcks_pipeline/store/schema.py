@@ -82,6 +82,8 @@ status_table = sa.Table(
     sa.Column("microcks_service_id", sa.String(OWNER_LEN), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # converge.AppliedRecord.to_json() of the last verified apply (migration 0003).
+    sa.Column("applied_artifacts", sa.JSON, nullable=True),
     # Its index also serves every lookup by entity_ref (leading column).
     sa.UniqueConstraint("entity_ref", "mock_id", name="uq_csit_microcks_sync_status_entity_mock"),
     sa.CheckConstraint(
