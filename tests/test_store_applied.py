@@ -25,6 +25,18 @@ def _claimed(s: StatusStore, owner: str = "run-1", action: str = "reconcile") ->
     return row
 
 
+def _applied_then_reclaimed(s: StatusStore, **desired: str) -> StatusRow:
+    """The row completed with RECORD, then (with `desired` changed, if given) claimed again."""
+    row = _claimed(s)
+    s.complete(row.id, "run-1", row.fingerprint_hash, applied=RECORD, now=T0)
+    if desired:
+        s.upsert_desired([desired_row(REF, "default", **desired)], now=T0)
+    else:
+        s.requeue([row.id], now=T0)
+    (again,) = s.claim(REF, "run-2", now=T0)
+    return again
+
+
 def _row(s: StatusStore) -> StatusRow:
     (row,) = s.rows(REF)
     return row
@@ -45,10 +57,7 @@ def test_complete_records_the_applied_artifacts_as_given(store: StatusStore) -> 
 
 
 def test_complete_without_a_record_keeps_the_last_one(store: StatusStore) -> None:
-    row = _claimed(store)
-    store.complete(row.id, "run-1", row.fingerprint_hash, applied=RECORD, now=T0)
-    store.requeue([row.id], now=T0)
-    (again,) = store.claim(REF, "run-2", now=T0)
+    again = _applied_then_reclaimed(store)
 
     store.complete(again.id, "run-2", again.fingerprint_hash, now=T0)
 
@@ -56,10 +65,7 @@ def test_complete_without_a_record_keeps_the_last_one(store: StatusStore) -> Non
 
 
 def test_a_failed_or_superseded_apply_keeps_the_last_record(store: StatusStore) -> None:
-    row = _claimed(store)
-    store.complete(row.id, "run-1", row.fingerprint_hash, applied=RECORD, now=T0)
-    store.upsert_desired([desired_row(REF, "default", fingerprint="fp-2")], now=T0)
-    (again,) = store.claim(REF, "run-2", now=T0)
+    again = _applied_then_reclaimed(store, fingerprint="fp-2")
 
     moved = store.complete(again.id, "run-2", "fp-1", applied={"artifacts": []}, now=T0)
 
@@ -68,10 +74,7 @@ def test_a_failed_or_superseded_apply_keeps_the_last_record(store: StatusStore) 
 
 
 def test_a_completed_delete_forgets_the_applied_artifacts(store: StatusStore) -> None:
-    row = _claimed(store)
-    store.complete(row.id, "run-1", row.fingerprint_hash, applied=RECORD, now=T0)
-    store.upsert_desired([desired_row(REF, "default", action="delete")], now=T0)
-    (again,) = store.claim(REF, "run-2", now=T0)
+    again = _applied_then_reclaimed(store, action="delete")
 
     store.complete(again.id, "run-2", again.fingerprint_hash, now=T0)
 
