@@ -49,6 +49,30 @@ def _drift(client: MicrocksClient, row: StatusRow, service: dict | None) -> str 
     return "service changed in Microcks: " + "; ".join(found) if found else None
 
 
+def _drifted(
+    client: MicrocksClient, rows: list[StatusRow], seen: dict[str, dict], events: list[Event]
+) -> list[StatusRow]:
+    """The completed mocks whose service drifted, each with a `drift_detected` event saying how."""
+    drifted = []
+    for row in rows:
+        if row.desired_action != "reconcile" or row.status != "completed":
+            continue
+        why = _drift(client, row, seen.get(row.microcks_version_id))
+        if why is not None:
+            drifted.append(row)
+            events.append(
+                Event(
+                    row.entity_ref,
+                    "drift_detected",
+                    "warn",
+                    f"audit re-queued: {why}",
+                    row.mock_id,
+                    row.id,
+                )
+            )
+    return drifted
+
+
 def _wanted_now(store: StatusStore, entity_ref: str, version: str) -> bool:
     """Whether the table wants this service now: `rows` were read before the scan began."""
     return any(
@@ -91,24 +115,7 @@ def run_audit(
                 )
             )
 
-    requeue = []
-    for row in rows:
-        if row.desired_action != "reconcile" or row.status != "completed":
-            continue
-        why = _drift(client, row, seen.get(row.microcks_version_id))
-        if why is None:
-            continue
-        requeue.append(row)
-        events.append(
-            Event(
-                row.entity_ref,
-                "drift_detected",
-                "warn",
-                f"audit re-queued: {why}",
-                row.mock_id,
-                row.id,
-            )
-        )
+    requeue = _drifted(client, rows, seen, events)
     if requeue:
         store.requeue([r.id for r in requeue], now=now)
     if events:
