@@ -166,16 +166,13 @@ def measure(services: int, rounds: int) -> Row:
         timer = StoreTimer(store)
         log = server.app.state.calls
         # Round 0 creates the mock; each later round is one run with a client of its own.
-        applied = _run(server.base_url, changed_mock(0), None)[0].applied
+        applied = _run(server.base_url, changed_mock(0), None, timer)[0].applied
         calls, budgets, tokens, discoveries = [], [], [], []
         seconds, outside = [], []
         for round_ in range(1, rounds + 1):
             mock = changed_mock(round_)
-            timer.seconds = 0.0
             log.clear()
-            start = time.perf_counter()
-            outcome, made = _run(server.base_url, mock, applied)
-            elapsed = time.perf_counter() - start
+            outcome, made, elapsed, in_store = _run(server.base_url, mock, applied, timer)
             assert outcome.action == "updated", outcome
             applied = outcome.applied
             calls.append(made)
@@ -183,7 +180,7 @@ def measure(services: int, rounds: int) -> Row:
             tokens.append(len(log.calls(path_prefix="/auth/")))
             discoveries.append(len(log.calls(path_prefix="/api/keycloak/config")))
             seconds.append(elapsed)
-            outside.append(elapsed - timer.seconds)
+            outside.append(elapsed - in_store)
     return Row(
         services,
         tuple(calls),
@@ -195,16 +192,22 @@ def measure(services: int, rounds: int) -> Row:
     )
 
 
-def _run(base_url: str, mock: DesiredMock, applied):  # type: ignore[no-untyped-def]
-    """One run: a fresh client (and token) reconciling the mock; its outcome and Microcks calls."""
+def _run(base_url: str, mock: DesiredMock, applied, timer: StoreTimer):  # type: ignore[no-untyped-def]
+    """One run: a fresh client and token reconciling the mock. Returns its outcome, Microcks
+    calls, the reconcile's seconds (the run's token fetched before: the times compare with a
+    warm client) and the local server's store seconds within them."""
     tokens = TokenProvider(base_url, CLIENT_ID, SECRET)
     with MicrocksClient(base_url, token_provider=tokens) as client:
+        tokens.token()
+        timer.seconds = 0.0
+        start = time.perf_counter()
         result = reconcile_entity(
             client, ENTITY_REF, ENTITY_NAME, upsert=[mock], applied={"default": applied}
         )
+        elapsed = time.perf_counter() - start
     assert result.failed == (), result.failed
     (outcome,) = result.outcomes
-    return outcome, result.calls
+    return outcome, result.calls, elapsed, timer.seconds
 
 
 def main(argv: list[str] | None = None) -> int:
