@@ -177,7 +177,10 @@ def mock_state(mock: DesiredMock) -> MockState:
         operations = doc.get("operations") if isinstance(doc.get("operations"), dict) else {}
         if kind == "metadata":
             metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-            labels, annotations = _texts(metadata.get("labels")), _texts(metadata.get("annotations"))
+            labels, annotations = (
+                _texts(metadata.get("labels")),
+                _texts(metadata.get("annotations")),
+            )
             _apply_metadata_operations(dispatchers, operations)
         elif kind == "examples" and _has_examples(operations, dispatchers):
             required.add(artifact.upload_name)
@@ -239,7 +242,9 @@ def main_dispatchers(doc: Mapping[str, Any]) -> dict[str, Dispatch]:
             extension = operation.get("x-microcks-operation")
             extension = extension if isinstance(extension, dict) else {}
             dispatcher = _as_text(extension["dispatcher"]) if "dispatcher" in extension else None
-            rules = _as_text(extension["dispatcherRules"]) if "dispatcherRules" in extension else None
+            rules = (
+                _as_text(extension["dispatcherRules"]) if "dispatcherRules" in extension else None
+            )
             if dispatcher is None:
                 dispatcher, rules = _default_dispatch(doc, operation, str(path_name), rules)
             result[f"{verb.upper()} {str(path_name).strip()}"] = (dispatcher, rules)
