@@ -18,9 +18,9 @@ from datetime import datetime
 from microcks_pipeline.converge import AppliedRecord, differences
 from microcks_pipeline.identity import mock_id_of_version
 from microcks_pipeline.microcks import MicrocksClient
+from microcks_pipeline.model import Event, StatusRow
 from microcks_pipeline.observed import parse_service_view
 from microcks_pipeline.store import StatusStore
-from microcks_pipeline.store.rows import Event, StatusRow
 
 
 @dataclass(frozen=True)

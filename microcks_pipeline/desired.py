@@ -16,11 +16,11 @@ from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from microcks_pipeline.artifacts import ArtifactReader, Source, sha256_hex, url_folder
-from microcks_pipeline.catalog.entity import Entity
 from microcks_pipeline.config import MockSpec, parse_config
 from microcks_pipeline.errors import ConfigError, PermanentError, PipelineError
 from microcks_pipeline.identity import service_version
 from microcks_pipeline.locate import locate_config
+from microcks_pipeline.model import Entity
 from microcks_pipeline.stamp import (
     ParsedDoc,
     parse_document,

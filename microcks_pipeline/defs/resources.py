@@ -22,6 +22,7 @@ from microcks_pipeline.catalog import catalog_source
 from microcks_pipeline.catalog.entity import CatalogSource
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.errors import ConfigError
+from microcks_pipeline.lifecycle import credentials_fingerprint
 from microcks_pipeline.microcks import MicrocksClient, TokenProvider
 from microcks_pipeline.microcks.token import check_base_url
 from microcks_pipeline.processor import ScanCache
@@ -154,6 +155,14 @@ class MicrocksResource(dg.ConfigurableResource):
     @property
     def configured(self) -> bool:
         return self.not_configured_reason is None
+
+    @property
+    def credentials_fingerprint(self) -> str:
+        """sha256 of URL, client id, secret and token URL: stored with an auth backoff (never
+        the secret), so a changed credential ends that backoff at once."""
+        return credentials_fingerprint(
+            self.base_url, self.client_id, self.client_secret, self.token_url
+        )
 
     @contextmanager
     def client(self) -> Iterator[MicrocksClient]:

@@ -31,6 +31,7 @@ BATCH_RUNS = "MICROCKS_PIPELINE_BATCH_RUNS"
 AUDIT_CRON = "MICROCKS_PIPELINE_AUDIT_CRON"
 RETENTION_CRON = "MICROCKS_PIPELINE_RETENTION_CRON"
 RETENTION_DAYS = "MICROCKS_PIPELINE_EVENT_RETENTION_DAYS"
+ON_INVALID = "MICROCKS_PIPELINE_ON_INVALID"  # delete (default) | keep
 
 # The sample catalog the demo and a bare `dagster dev` read when nothing else is configured.
 DEFAULT_CATALOG_ROOT = "examples/catalog"
@@ -71,6 +72,16 @@ def env_bool(env: Mapping[str, str], name: str) -> bool:
     raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
+def env_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """The variable's value, one of `choices` (the first when unset)."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return choices[0]
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Tuning of sensors, batching and schedules (resources read their own variables)."""
@@ -85,6 +96,9 @@ class Settings:
     audit_cron: str = "17 * * * *"
     retention_cron: str = "43 3 * * *"
     retention_days: int = 30
+    # An invalid mock's live services: "delete" (the documented contract) or "keep" (the last
+    # good mock stays served while its row shows the error).
+    on_invalid: str = "delete"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -98,4 +112,5 @@ class Settings:
             audit_cron=env.get(AUDIT_CRON, "").strip() or cls.audit_cron,
             retention_cron=env.get(RETENTION_CRON, "").strip() or cls.retention_cron,
             retention_days=env_int(env, RETENTION_DAYS, cls.retention_days),
+            on_invalid=env_choice(env, ON_INVALID, ("delete", "keep")),
         )

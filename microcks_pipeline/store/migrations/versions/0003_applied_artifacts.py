@@ -1,7 +1,7 @@
 """Per mock, the artifacts last applied and what the service showed (converge.AppliedRecord).
 
 Revision ID: 0003
-Revises: 0001 (re-pointed to 0002, the row-lifecycle migration, when both are merged)
+Revises: 0002
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
