@@ -207,10 +207,6 @@ def _value(env: Mapping[str, str], name: str, default: str = "") -> str | dg.Env
     return dg.EnvVar(name) if env.get(name, "").strip() else default
 
 
-def _env_hosts(env: Mapping[str, str], name: str) -> list[str]:
-    return [h.strip() for h in env.get(name, "").split(",") if h.strip()]
-
-
 def resources_from_env(env: Mapping[str, str] | None = None) -> dict[str, dg.ConfigurableResource]:
     """The three resources, configured from environment variables with local defaults."""
     env = os.environ if env is None else env
@@ -221,8 +217,8 @@ def resources_from_env(env: Mapping[str, str] | None = None) -> dict[str, dg.Con
         root=_value(env, s.CATALOG_ROOT, root_default),
         backstage_url=_value(env, s.BACKSTAGE_URL),
         token=_value(env, s.BACKSTAGE_TOKEN),
-        allowed_hosts=_env_hosts(env, s.ALLOWED_HOSTS),
-        github_enterprise_hosts=_env_hosts(env, s.GITHUB_ENTERPRISE_HOSTS),
+        allowed_hosts=s.env_hosts(env, s.ALLOWED_HOSTS),
+        github_enterprise_hosts=s.env_hosts(env, s.GITHUB_ENTERPRISE_HOSTS),
         allow_http=s.env_bool(env, s.ALLOW_HTTP),
         allow_private=s.env_bool(env, s.ALLOW_PRIVATE),
         host_tokens=_value(env, s.HOST_TOKENS),

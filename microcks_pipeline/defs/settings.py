@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from microcks_pipeline.artifacts import UrlPolicy
+
 # Names of the variables, so docs, tests and the demo spell them once.
 CATALOG_ROOT = "MICROCKS_PIPELINE_CATALOG_ROOT"
 BACKSTAGE_URL = "MICROCKS_PIPELINE_BACKSTAGE_URL"
@@ -80,6 +82,24 @@ def env_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> s
     if raw not in choices:
         raise ValueError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
     return raw
+
+
+def env_hosts(env: Mapping[str, str], name: str) -> list[str]:
+    return [h.strip() for h in env.get(name, "").split(",") if h.strip()]
+
+
+def artifact_url_policy(env: Mapping[str, str] | None = None) -> UrlPolicy:
+    """Which artifact URLs the sync may read, from the environment (tokens left out): the
+    catalog resource and `validate` both take it from here."""
+    env = os.environ if env is None else env
+    return UrlPolicy(
+        allowed_hosts=frozenset(h.lower() for h in env_hosts(env, ALLOWED_HOSTS)),
+        github_enterprise_hosts=frozenset(
+            h.lower() for h in env_hosts(env, GITHUB_ENTERPRISE_HOSTS)
+        ),
+        allow_http=env_bool(env, ALLOW_HTTP),
+        allow_private=env_bool(env, ALLOW_PRIVATE),
+    )
 
 
 @dataclass(frozen=True)
