@@ -51,6 +51,10 @@ def _catalog_summary(result: ProcessResult, added: int, runs: int) -> str:
         )
     if not result.complete:
         text += "; listing incomplete, deletions held back: " + "; ".join(result.problems)
+    if result.remote_backoffs:
+        text += "; remote reads held back (files keep their last content): " + "; ".join(
+            result.remote_backoffs
+        )
     return text
 
 
