@@ -236,7 +236,7 @@ class RemoteFiles:
             content=answer.body,
             fetched=fetched,
             etag=answer.headers.get("etag"),
-            last_modified=answer.headers.get("last-modified"),
+            last_modified=_strong_last_modified(answer.headers),
             checked=self.clock(),
             used=self._pass,
             commit=commit,
@@ -328,6 +328,20 @@ class RemoteFiles:
         except RateLimited as exc:
             self._backoffs[exc.host] = _Backoff(exc.until, str(exc))
             raise
+
+
+def _strong_last_modified(headers: Mapping[str, str]) -> str | None:
+    """Last-Modified, if usable for If-Modified-Since: at least a second before the answer's
+    Date (RFC 9110 §8.8.2.2). A file changed within the second it was served may change again
+    within that second, and a server comparing whole seconds would then answer 304 to it."""
+    modified, date = headers.get("last-modified"), headers.get("date")
+    if not modified or not date:
+        return None
+    try:
+        gap = parsedate_to_datetime(date).timestamp() - parsedate_to_datetime(modified).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return modified if gap >= 1.0 else None
 
 
 def _shown(url: str) -> str:
