@@ -111,6 +111,25 @@ def _group(index: Iterator[tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
     return {ref: tuple(rows) for ref, rows in grouped.items()}
 
 
+def _settle(
+    cache: ScanCache,
+    desired: dict[str, EntityDesired],
+    rows_by_ref: dict[str, tuple[Any, ...]],
+    changed: set[str],
+    listed: set[str],
+) -> None:
+    """Remember the entities this pass planned to nothing; forget those that changed or left."""
+    for ref, state in desired.items():
+        if ref not in changed:
+            cache.settled[ref] = (state, rows_by_ref.get(ref, ()))
+    for ref in list(cache.settled):
+        if ref in changed or ref not in listed:
+            del cache.settled[ref]
+    for ref in list(cache.loaded):
+        if ref not in listed:  # entities that left: do not keep their files' bytes
+            del cache.loaded[ref]
+
+
 def process_catalog(
     source: CatalogSource,
     reader: ArtifactReader,
@@ -149,15 +168,7 @@ def process_catalog(
     ]
     plan = plan_changes(snapshot, desired, planned_rows)
     changed = plan.entity_refs
-    for ref, state in desired.items():
-        if ref not in changed:
-            cache.settled[ref] = (state, rows_by_ref.get(ref, ()))
-    for ref in list(cache.settled):
-        if ref in changed or ref not in listed:
-            del cache.settled[ref]
-    for ref in list(cache.loaded):
-        if ref not in listed:  # entities that left: do not keep their files' bytes
-            del cache.loaded[ref]
+    _settle(cache, desired, rows_by_ref, changed, listed)
 
     new_refs = tuple(
         e.ref for e in snapshot.entities if e.ref not in rows_by_ref and e.ref in changed
