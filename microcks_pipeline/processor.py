@@ -23,7 +23,7 @@ from microcks_pipeline.catalog.entity import CatalogSource, Entity
 from microcks_pipeline.desired import EntityDesired, load_entity_desired
 from microcks_pipeline.errors import CatalogUnavailable, PipelineError
 from microcks_pipeline.filestat import StatKey, stat_key, unchanged
-from microcks_pipeline.plan import plan_changes
+from microcks_pipeline.plan import OnInvalid, plan_changes
 from microcks_pipeline.store import StatusStore
 
 
@@ -36,6 +36,7 @@ class ProcessResult:
     rows_written: int
     events_written: int
     problems: tuple[str, ...]
+    load_failures: tuple[str, ...] = ()  # `<ref> <mock>: <reason>` of newly failed mocks
     # Hosts whose rate limit holds remote reads back (their files keep their last content).
     remote_backoffs: tuple[str, ...] = ()
 
@@ -118,7 +119,7 @@ def _settle(
     changed: set[str],
     listed: set[str],
 ) -> None:
-    """Remember the entities this pass planned to nothing; forget those that changed or left."""
+    """Remember the entities this pass left unchanged; forget those that changed or left."""
     for ref, state in desired.items():
         if ref not in changed:
             cache.settled[ref] = (state, rows_by_ref.get(ref, ()))
@@ -137,11 +138,12 @@ def process_catalog(
     *,
     now: datetime | None = None,
     cache: ScanCache | None = None,
+    on_invalid: OnInvalid = "delete",
 ) -> ProcessResult:
     """List the catalog, load every entity's desired mocks, and record what changed.
 
     A failed listing changes nothing (an entity's absence proves nothing then); an unchanged
-    catalog writes no row and no event.
+    catalog writes no row and no event. `on_invalid`: see `plan.plan_changes`.
     """
     cache = cache if cache is not None else ScanCache()
     try:
@@ -166,7 +168,7 @@ def process_catalog(
         if ref in desired or ref not in listed
         for row in rows
     ]
-    plan = plan_changes(snapshot, desired, planned_rows)
+    plan = plan_changes(snapshot, desired, planned_rows, on_invalid=on_invalid)
     changed = plan.entity_refs
     _settle(cache, desired, rows_by_ref, changed, listed)
 
@@ -183,5 +185,6 @@ def process_catalog(
         rows_written=written,
         events_written=events,
         problems=snapshot.problems,
+        load_failures=plan.load_failures,
         remote_backoffs=reader.remote.backoffs(),
     )
