@@ -32,7 +32,7 @@ import httpx
 
 from microcks_pipeline.errors import ArtifactPolicyError, ConfigError, TransientError
 from microcks_pipeline.model import EntityLocation
-from microcks_pipeline.scm import raw_content_url
+from microcks_pipeline.remote import Answer, RateLimited, RemoteFiles, rate_limit_until
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024  # Microcks' own upload limit
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -212,13 +212,21 @@ class ArtifactReader:
         *,
         max_file_bytes: int = DEFAULT_MAX_BYTES,
         transport: httpx.BaseTransport | None = None,
+        remote_interval: float = 0.0,
     ) -> None:
+        """`remote_interval`: seconds before a remote file or repository is asked again."""
         self.policy = policy
         self.max_file_bytes = max_file_bytes
         self._transport = transport
         self._client: httpx.Client | None = None
         self._tokens = {h.lower(): t for h, t in policy.host_tokens.items()}
         self._real_roots: dict[str, str] = {}
+        self.remote = RemoteFiles(
+            self._fetch,
+            interval=remote_interval,
+            enterprise_hosts=policy.github_enterprise_hosts,
+            usable=self._fetchable,
+        )
 
     def __enter__(self) -> ArtifactReader:
         return self
@@ -380,8 +388,22 @@ class ArtifactReader:
         return self._client
 
     def _read_url(self, url: str) -> bytes:
-        # A repository's file page is HTML: read its raw content.
-        url = raw_content_url(url, self.policy.github_enterprise_hosts)
+        # Conditional, per-repository reads (remote.py); requests go through _fetch.
+        return self.remote.read(url)
+
+    def begin_pass(self) -> None:
+        """A new catalog pass: remote repositories may be asked again (see remote.py)."""
+        self.remote.begin_pass()
+
+    def _fetchable(self, url: str) -> bool:
+        try:
+            check_url(url, self.policy)
+        except ArtifactPolicyError:
+            return False
+        return True
+
+    def _fetch(self, url: str, extra: Mapping[str, str]) -> Answer:
+        """GET `url` under the policy, redirects re-checked hop by hop; a 2xx or 304 Answer."""
         policy = self.policy
         deadline = time.monotonic() + policy.timeout
         hops = 0
@@ -390,7 +412,7 @@ class ArtifactReader:
             host, port = check_url(url, policy)
             _checked_addresses(host, port, policy, shown)  # refuse before any connection
             # identity: the size cap counts what we hold; no decompression bombs
-            headers = {"Accept": "*/*", "Accept-Encoding": "identity"}
+            headers = {"Accept": "*/*", **extra, "Accept-Encoding": "identity"}
             token = self._tokens.get(host)
             if token:
                 headers["Authorization"] = f"Bearer {token}"
@@ -399,9 +421,13 @@ class ArtifactReader:
                     status = response.status_code
                     if status in _REDIRECTS and response.headers.get("location"):
                         target = urljoin(url, response.headers["location"])
+                    elif status == 304:
+                        return Answer(304, response.headers, b"", url)
                     else:
+                        _raise_if_rate_limited(status, response.headers, host, shown)
                         _raise_for_status(status, response.headers, shown)
-                        return _bounded_body(response, policy.max_bytes, deadline, shown)
+                        body = _bounded_body(response, policy.max_bytes, deadline, shown)
+                        return Answer(status, response.headers, body, url)
             except httpx.TimeoutException:
                 raise TransientError(f"timeout reading artifact URL {shown}") from None
             except httpx.HTTPError as exc:
@@ -432,6 +458,14 @@ def _opened_path(fd: int) -> str | None:
 
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _raise_if_rate_limited(status: int, headers: httpx.Headers, host: str, shown: str) -> None:
+    until = rate_limit_until(status, headers, time.time())
+    if until is not None:
+        raise RateLimited(
+            f"artifact URL {shown} answered {status}: rate limited", host=host, until=until
+        )
 
 
 def _raise_for_status(status: int, headers: httpx.Headers, shown: str) -> None:

@@ -48,6 +48,10 @@ class CatalogResource(dg.ConfigurableResource):
     host_tokens: str = Field(default="", description='JSON {"host": "token"} (use an EnvVar)')
     max_bytes: int = Field(default=0, description="Artifact size cap; 0 keeps the library's")
     timeout: float = Field(default=10.0, description="Seconds per catalog or artifact request")
+    remote_interval: float = Field(
+        default=300.0,
+        description="Seconds before a remote file or repository is asked again for changes",
+    )
 
     def source(self) -> CatalogSource:
         """A new catalog source (close it when done, see `open`)."""
@@ -78,7 +82,7 @@ class CatalogResource(dg.ConfigurableResource):
 
     def reader(self) -> ArtifactReader:
         extra = {"max_file_bytes": self.max_bytes} if self.max_bytes else {}
-        return ArtifactReader(self.url_policy(), **extra)
+        return ArtifactReader(self.url_policy(), remote_interval=self.remote_interval, **extra)
 
     @contextmanager
     def open(self) -> Iterator[tuple[CatalogSource, ArtifactReader]]:
@@ -224,6 +228,7 @@ def resources_from_env(env: Mapping[str, str] | None = None) -> dict[str, dg.Con
         host_tokens=_value(env, s.HOST_TOKENS),
         max_bytes=s.env_int(env, s.ARTIFACT_MAX_BYTES, 0, minimum=0),
         timeout=s.env_float(env, s.HTTP_TIMEOUT, 10.0),
+        remote_interval=s.env_float(env, s.REMOTE_INTERVAL, 300.0),
     )
     microcks = MicrocksResource(
         base_url=_value(env, s.MICROCKS_URL),

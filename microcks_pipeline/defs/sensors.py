@@ -53,6 +53,10 @@ def _catalog_summary(result: ProcessResult, added: int, runs: int) -> str:
         text += "; load failed: " + "; ".join(result.load_failures)
     if not result.complete:
         text += "; listing incomplete, deletions held back: " + "; ".join(result.problems)
+    if result.remote_backoffs:
+        text += "; remote reads held back (files keep their last content): " + "; ".join(
+            result.remote_backoffs
+        )
     return text
 
 
