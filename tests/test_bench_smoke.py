@@ -36,7 +36,6 @@ def test_microcks_calls_reports_the_same_call_count_at_both_sizes() -> None:
     assert "calls within budget (per mock, and <= 1 token request per run): yes" in out
 
 
-
 def test_remote_scan_reports_an_unchanged_pass_at_one_request_per_repository() -> None:
     out = _run("remote_scan.py", "--entities", "24", "--repos", "4")
 
