@@ -109,7 +109,7 @@ class _Recorder:
         if isinstance(error, TransientError) or (
             isinstance(error, PipelineError) and not isinstance(error, PermanentError)
         ):
-            retry_after = getattr(error, "retry_after", None)
+            retry_after = error.retry_after if isinstance(error, TransientError) else None
             when = self.store.fail_transient(
                 row.id, self.owner, message, retry_after=retry_after, now=self.now
             )
@@ -248,7 +248,7 @@ def _back_off(store: StatusStore, exc: PipelineError, now: datetime | None) -> N
     if isinstance(exc, AuthError):
         until = start + AUTH_BACKOFF
     else:
-        retry_after = getattr(exc, "retry_after", None)
+        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
         until = start + max(OUTAGE_BACKOFF, timedelta(seconds=retry_after or 0))
     store.set_global_backoff(until, sanitize_error(str(exc)))
 

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from microcks_pipeline.errors import PermanentError, TransientError
+from microcks_pipeline.errors import StoreNotMigrated, StoreUnavailable
 from microcks_pipeline.store import migrate as _migrate
 from microcks_pipeline.store.backoff import checked_retry_after, retry_delay
 from microcks_pipeline.store.engine import (
@@ -60,14 +60,6 @@ _REF_CHUNK = 500  # entity refs per IN (...) lookup: well under every backend's 
 _STATUS_FIELDS = tuple(f.name for f in dataclasses.fields(StatusRow))
 
 _t = status_table
-
-
-class StoreUnavailable(TransientError):
-    """The status database could not be reached, or stayed locked: try again later."""
-
-
-class StoreNotMigrated(PermanentError):
-    """The status tables do not exist: `StatusStore.migrate()` has not run on this database."""
 
 
 def _utc(now: datetime | None, name: str = "now") -> datetime:
