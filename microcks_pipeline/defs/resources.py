@@ -22,6 +22,7 @@ from microcks_pipeline.catalog import catalog_source
 from microcks_pipeline.catalog.entity import CatalogSource
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.errors import ConfigError
+from microcks_pipeline.hosts import parse_allowed_hosts
 from microcks_pipeline.microcks import MicrocksClient, TokenProvider
 from microcks_pipeline.microcks.token import check_base_url
 from microcks_pipeline.processor import ScanCache
@@ -38,7 +39,9 @@ class CatalogResource(dg.ConfigurableResource):
     root: str = Field(default="", description="Folder of catalog-info.yaml files")
     backstage_url: str = Field(default="", description="Backstage base URL (instead of root)")
     token: str = Field(default="", description="Backstage bearer token (use an EnvVar)")
-    allowed_hosts: list[str] = Field(default=[], description="Hosts artifact URLs may point at")
+    allowed_hosts: list[str] = Field(
+        default=[], description="host or host:port entries artifact URLs may point at"
+    )
     github_enterprise_hosts: list[str] = Field(
         default=[], description="GitHub Enterprise hosts: their /blob/ pages are read from /raw/"
     )
@@ -94,7 +97,7 @@ class CatalogResource(dg.ConfigurableResource):
     def url_policy(self) -> UrlPolicy:
         extra = {"max_bytes": self.max_bytes} if self.max_bytes else {}
         return UrlPolicy(
-            allowed_hosts=_hosts(self.allowed_hosts),
+            allowed_hosts=parse_allowed_hosts(self.allowed_hosts, source="allowed_hosts"),
             github_enterprise_hosts=_hosts(self.github_enterprise_hosts),
             allow_http=self.allow_http,
             allow_private=self.allow_private,
@@ -202,6 +205,14 @@ def _env_hosts(env: Mapping[str, str], name: str) -> list[str]:
     return [h.strip() for h in env.get(name, "").split(",") if h.strip()]
 
 
+def _env_allowed_hosts(env: Mapping[str, str]) -> list[str]:
+    """The allow-list entries, each checked now: a malformed one fails loading, naming itself."""
+    raw = env.get(s.ALLOWED_HOSTS, "")
+    entries = [h.strip() for h in raw.split(",")] if raw.strip() else []
+    parse_allowed_hosts(entries, source=s.ALLOWED_HOSTS)
+    return entries
+
+
 def resources_from_env(env: Mapping[str, str] | None = None) -> dict[str, dg.ConfigurableResource]:
     """The three resources, configured from environment variables with local defaults."""
     env = os.environ if env is None else env
@@ -212,7 +223,7 @@ def resources_from_env(env: Mapping[str, str] | None = None) -> dict[str, dg.Con
         root=_value(env, s.CATALOG_ROOT, root_default),
         backstage_url=_value(env, s.BACKSTAGE_URL),
         token=_value(env, s.BACKSTAGE_TOKEN),
-        allowed_hosts=_env_hosts(env, s.ALLOWED_HOSTS),
+        allowed_hosts=_env_allowed_hosts(env),
         github_enterprise_hosts=_env_hosts(env, s.GITHUB_ENTERPRISE_HOSTS),
         allow_http=s.env_bool(env, s.ALLOW_HTTP),
         allow_private=s.env_bool(env, s.ALLOW_PRIVATE),
