@@ -33,7 +33,6 @@ _HTTP_URL = re.compile(r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\s]+([/?#]|$)")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@")
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_DOTDOT = re.compile(r"(^|[/\\])\.\.([/\\]|$)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _TAG = "tag:yaml.org,2002:"
@@ -84,15 +83,14 @@ class ConfigProblems(ConfigError):
 def path_problem(path: str) -> str | None:
     """Why an artifact path written in microcks.yaml is refused, or None when it is acceptable.
 
-    The reader checks the resolved location again at read time; this catches the obvious
-    escapes early, with the author's line number.
+    This catches absolute paths and bad URLs early, with the author's line number. A `..`
+    is left to the artifact reader, which resolves it and then checks that the result stays
+    inside the entity's repository, the rule `$text` follows too.
     """
     if not path.strip():
         return "must be a non-empty string"
     if _CONTROL.search(path):
         return "path contains a control character"
-    if _DOTDOT.search(path):
-        return "path contains a '..' segment; paths must stay inside the repository"
     if path.startswith(("/", "\\")) or _DRIVE.match(path):
         return "absolute paths are not allowed; write a path relative to microcks.yaml"
     scheme = _SCHEME.match(path)
