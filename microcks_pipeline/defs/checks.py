@@ -29,9 +29,10 @@ def mocks_answer_examples(
     reason = microcks.not_configured_reason
     if reason is not None:
         return dg.AssetCheckResult(passed=False, description=reason)
+    store = status_store.store()
     rows = [
         r
-        for r in status_store.store().rows(ref)
+        for r in store.rows(ref)
         if r.desired_action == "reconcile" and r.status == "completed" and r.microcks_service_id
     ]
     if not rows:
@@ -39,7 +40,7 @@ def mocks_answer_examples(
     results: dict[str, str] = {}
     failed: list[str] = []
     try:
-        with microcks.client() as client, httpx.Client(timeout=microcks.timeout) as http:
+        with microcks.client(store) as client, httpx.Client(timeout=microcks.timeout) as http:
             for row in rows:
                 view = client.get_service_view(str(row.microcks_service_id))
                 if view is None:

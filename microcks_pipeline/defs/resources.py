@@ -159,17 +159,24 @@ class MicrocksResource(dg.ConfigurableResource):
         return self.not_configured_reason is None
 
     @contextmanager
-    def client(self) -> Iterator[MicrocksClient]:
-        """A client for one evaluation or step, closed afterwards."""
+    def client(self, store: StatusStore | None = None) -> Iterator[MicrocksClient]:
+        """A client for one evaluation or step, closed afterwards.
+
+        With `store`, the token endpoint discovered by an earlier run for this Microcks URL is
+        reused (no Keycloak config request) and a newly discovered one is remembered there.
+        """
         reason = self.not_configured_reason
         if reason is not None:
             raise ConfigError(reason, field="microcks")
+        base = check_base_url(self.base_url)
         tokens = TokenProvider(
             self.base_url,
             self.client_id,
             self.client_secret,
             timeout=self.timeout,
             token_url=self.token_url or None,
+            known_token_url=store.known_token_endpoint(base) if store else None,
+            on_discovered=(lambda url: store.remember_token_endpoint(base, url)) if store else None,
         )
         with MicrocksClient(self.base_url, token_provider=tokens, timeout=self.timeout) as client:
             yield client

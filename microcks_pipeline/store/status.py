@@ -8,6 +8,7 @@ Times come from the caller's clock (`now`, default: the current UTC time), never
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 from collections.abc import Iterator, Sequence
@@ -23,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from microcks_pipeline.errors import StoreNotMigrated, StoreUnavailable
 from microcks_pipeline.store import migrate as _migrate
-from microcks_pipeline.store.backoff import checked_retry_after, retry_delay
+from microcks_pipeline.store.backoff import backoff_delay, checked_retry_after, retry_delay
 from microcks_pipeline.store.engine import (
     display_url,
     forget_engine,
@@ -746,3 +747,94 @@ class StatusStore:
         stmt = sa.delete(events_table).where(events_table.c.created_at < older_than)
         with self._tx() as conn:
             return conn.execute(stmt).rowcount
+
+    # -- runs that ended while holding leases (see defs/run_failures.py) ---------------------
+
+    def release_run(self, owner: str, reason: str, *, now: datetime | None = None) -> int:
+        """Give back every row `owner` (a run id) still leases, as `pending`; returns how many.
+
+        For a run that crashed, was killed or was cancelled. Each row counts the attempt
+        (attempts + 1): the first such end makes it due at once, a row that keeps ending runs
+        waits `backoff_delay(attempts)` like any repeated failure, so a crash loop backs off.
+        A `retry_scheduled` event per row is written in the same transaction.
+        """
+        now = _utc(now)
+        _text(owner, "owner", OWNER_LEN)
+        message = sanitize_error(reason)
+        held = sa.and_(_t.c.lease_owner == owner, _t.c.status == "leased")
+        read = sa.select(_t.c.id, _t.c.entity_ref, _t.c.mock_id, _t.c.attempts).where(held)
+        if self._pg:
+            read = read.with_for_update()
+        with self._tx() as conn:
+            rows = list(conn.execute(read))
+            if not rows:
+                return 0
+            due = {r.id: now + timedelta(seconds=_crash_delay(r.attempts)) for r in rows}
+            conn.execute(
+                sa.update(_t)
+                .where(_t.c.id == sa.bindparam("row_id"), held)
+                .values(
+                    status="pending",
+                    attempts=_t.c.attempts + 1,
+                    next_attempt_at=sa.bindparam("due"),
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    last_error=message,
+                    updated_at=now,
+                ),
+                [{"row_id": row_id, "due": at} for row_id, at in due.items()],
+            )
+            conn.execute(
+                sa.insert(events_table),
+                [
+                    _event_values(_released(r, owner, message, due[r.id]), now)
+                    for r in sorted(rows, key=lambda r: r.id)
+                ],
+            )
+        return len(rows)
+
+    # -- remembered, non-secret Microcks facts -----------------------------------------------
+
+    def known_token_endpoint(self, microcks_url: str) -> str | None:
+        """The token endpoint discovered earlier for this Microcks URL, or None."""
+        stmt = sa.select(state_table.c.value).where(
+            state_table.c.key == _token_endpoint_key(microcks_url)
+        )
+        with self._tx(write=False) as conn:
+            return conn.execute(stmt).scalar_one_or_none()
+
+    def remember_token_endpoint(self, microcks_url: str, token_url: str) -> None:
+        """Remember the endpoint discovered for this Microcks URL (a changed URL has none)."""
+        now = datetime.now(UTC)
+        insert = pg_insert if self._pg else sqlite_insert
+        stmt = insert(state_table).values(
+            key=_token_endpoint_key(microcks_url), value=token_url, updated_at=now
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key"], set_={"value": stmt.excluded.value, "updated_at": now}
+        )
+        with self._tx() as conn:
+            conn.execute(stmt)
+
+
+def _crash_delay(attempts: int) -> float:
+    return 0.0 if attempts < 1 else backoff_delay(attempts)
+
+
+def _released(row: Row[Any], owner: str, message: str, due: datetime) -> Event:
+    return Event(
+        entity_ref=row.entity_ref,
+        mock_id=row.mock_id,
+        sync_status_id=row.id,
+        event_type="retry_scheduled",
+        level="warn",
+        message=message,
+        run_id=owner,
+        details={"next_attempt_at": due.isoformat()},
+    )
+
+
+def _token_endpoint_key(microcks_url: str) -> str:
+    """The state key for one Microcks URL (hashed: keys are short, URLs are not)."""
+    digest = hashlib.sha256(microcks_url.rstrip("/").encode()).hexdigest()[:32]
+    return f"token_endpoint:{digest}"
