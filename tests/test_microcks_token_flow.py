@@ -15,7 +15,6 @@ from microcks_pipeline.errors import AuthError
 from microcks_pipeline.localserver import DEFAULT_CLIENT_ID
 from microcks_pipeline.microcks import TokenProvider
 from microcks_pipeline.microcks.token import MicrocksAuth
-from microcks_pipeline.store import StatusStore
 
 KEYCLOAK_CONFIG = "/api/keycloak/config"
 SERVICES = f"{IN_PROCESS_URL}/api/services"
@@ -108,17 +107,6 @@ def test_a_second_run_does_not_ask_microcks_for_its_keycloak_config(world: World
     assert len(world.server.app.state.calls.calls(path_prefix=KEYCLOAK_CONFIG)) == discovered
     stored = world.store.known_token_endpoint(world.server.base_url)
     assert stored is not None and stored.endswith("/protocol/openid-connect/token")
-
-
-def test_the_remembered_endpoint_belongs_to_its_microcks_url(tmp_path: Path) -> None:
-    store = StatusStore(url=f"sqlite:///{tmp_path / 'status.db'}")
-    store.migrate()
-    store.remember_token_endpoint("https://microcks.example", "https://kc.example/token")
-    store.remember_token_endpoint("https://microcks.example/", "https://kc2.example/token")
-
-    assert store.known_token_endpoint("https://microcks.example") == "https://kc2.example/token"
-    assert store.known_token_endpoint("https://other-microcks.example") is None
-    store.dispose()
 
 
 def test_a_changed_microcks_url_discovers_its_own_endpoint(world: World) -> None:
