@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -86,3 +87,17 @@ def start_a_slow_run(
     )
     time.sleep(1.0)  # well inside the slowed upload now
     return process, rows[0].lease_owner, cursor
+
+
+def interrupt(
+    world: World, process: subprocess.Popen[bytes], run_id: str, ends: dg.DagsterRunStatus
+) -> None:
+    """SIGTERM the run's process (what a pod deletion or `docker stop` sends), lift the slowdown,
+    and wait until Dagster records the run as `ends`."""
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    world.server.app.state.faults.clear()
+    wait_for(
+        f"Dagster to mark the run {ends.value}",
+        lambda: world.instance.get_run_by_id(run_id).status == ends,
+    )

@@ -149,33 +149,37 @@ def _sync_with_hosts(world: World, hosts: list[str]) -> World:
     return world
 
 
-def test_an_artifact_url_on_an_allowed_host_and_port_is_served_by_the_mock(
-    tmp_path: Path, examples_server: LocalServer
-) -> None:
+@pytest.fixture
+def remote_world(tmp_path: Path, examples_server: LocalServer) -> Iterator[World]:
+    """The sample world, petstore's default mock taking its examples from examples_server."""
     with make_world(tmp_path) as world:
         _point_default_mock_at(world, examples_server.url("/petstore-examples.yaml"))
-        world = _sync_with_hosts(world, [f"127.0.0.1:{examples_server.port}"])
+        yield world
 
-        mock = f"{world.server.base_url}/rest/petstore/{service_version(PETSTORE, 'default')}"
-        assert world.get(mock + "/pets/3").json()["name"] == "Remote Spike"
-        assert {r.mock_id: r.status for r in world.store.rows(PETSTORE)} == {
-            "default": "completed",
-            "fallback": "completed",
-        }
+
+def test_an_artifact_url_on_an_allowed_host_and_port_is_served_by_the_mock(
+    remote_world: World, examples_server: LocalServer
+) -> None:
+    world = _sync_with_hosts(remote_world, [f"127.0.0.1:{examples_server.port}"])
+
+    mock = f"{world.server.base_url}/rest/petstore/{service_version(PETSTORE, 'default')}"
+    assert world.get(mock + "/pets/3").json()["name"] == "Remote Spike"
+    assert {r.mock_id: r.status for r in world.store.rows(PETSTORE)} == {
+        "default": "completed",
+        "fallback": "completed",
+    }
 
 
 def test_an_artifact_url_on_another_port_fails_that_mock_only(
-    tmp_path: Path, examples_server: LocalServer
+    remote_world: World, examples_server: LocalServer
 ) -> None:
-    with make_world(tmp_path) as world:
-        _point_default_mock_at(world, examples_server.url("/petstore-examples.yaml"))
-        world = _sync_with_hosts(world, [f"127.0.0.1:{examples_server.port + 1}"])
+    world = _sync_with_hosts(remote_world, [f"127.0.0.1:{examples_server.port + 1}"])
 
-        rows = {r.mock_id: r for r in world.store.rows(PETSTORE)}
-        assert rows["default"].status == "error"
-        assert "127.0.0.1 is not allowed" in (rows["default"].last_error or "")
-        assert rows["fallback"].status == "completed"
-        assert examples_server.seen == []
+    rows = {r.mock_id: r for r in world.store.rows(PETSTORE)}
+    assert rows["default"].status == "error"
+    assert "127.0.0.1 is not allowed" in (rows["default"].last_error or "")
+    assert rows["fallback"].status == "completed"
+    assert examples_server.seen == []
 
 
 def test_the_code_location_does_not_load_with_a_malformed_entry() -> None:

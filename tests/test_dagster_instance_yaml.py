@@ -4,7 +4,6 @@ run retries re-run a run that died but never one that failed on a classified fai
 from __future__ import annotations
 
 import shutil
-import signal
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -17,7 +16,7 @@ from dagster._daemon.auto_run_reexecution.auto_run_reexecution import (
     filter_runs_to_should_retry,
 )
 from dagster_fixtures import World, make_world, request_for
-from run_process_fixtures import PETSTORE, start_a_slow_run, wait_for
+from run_process_fixtures import PETSTORE, interrupt, start_a_slow_run
 
 from microcks_pipeline.defs.partitions import entity_partitions
 from microcks_pipeline.defs.resources import MicrocksResource
@@ -211,11 +210,6 @@ def test_a_run_killed_mid_sync_is_retried(world_on_production: World) -> None:
     world = world_on_production
     process, run_id, _ = start_a_slow_run(world)
 
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=60)
+    interrupt(world, process, run_id, dg.DagsterRunStatus.FAILURE)
 
-    wait_for(
-        "Dagster to mark the run failed",
-        lambda: world.instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE,
-    )
     assert _retried_by_the_daemon(world.instance, run_id)

@@ -5,7 +5,6 @@ that instance the way the daemon evaluates them."""
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from dagster_fixtures import World, make_world, request_for
-from run_process_fixtures import FAILED, PETSTORE, leased, start_a_slow_run, wait_for
+from run_process_fixtures import FAILED, PETSTORE, interrupt, leased, start_a_slow_run
 
 from microcks_pipeline.identity import service_version
 
@@ -55,13 +54,7 @@ def test_a_run_killed_mid_reconcile_is_resynced_well_within_30_seconds(world: Wo
     process, run_id, cursor = start_a_slow_run(world)
 
     killed_at = time.monotonic()
-    process.send_signal(signal.SIGTERM)  # what a pod deletion or `docker stop` sends
-    process.wait(timeout=60)
-    world.server.app.state.faults.clear()
-    wait_for(
-        "Dagster to mark the run failed",
-        lambda: world.instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE,
-    )
+    interrupt(world, process, run_id, dg.DagsterRunStatus.FAILURE)
     release_and_resync(world, FAILED, cursor, run_id)
 
     assert time.monotonic() - killed_at < 30
@@ -73,11 +66,5 @@ def test_a_cancelled_run_gives_its_rows_back_and_is_resynced(world: World) -> No
 
     # What Dagster's terminate does: mark the run canceling, then interrupt its worker.
     world.instance.report_run_canceling(world.instance.get_run_by_id(run_id))
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=60)
-    world.server.app.state.faults.clear()
-    wait_for(
-        "Dagster to mark the run cancelled",
-        lambda: world.instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.CANCELED,
-    )
+    interrupt(world, process, run_id, dg.DagsterRunStatus.CANCELED)
     release_and_resync(world, CANCELED, cursor, run_id)

@@ -9,7 +9,8 @@ tick then requests a new run.
 
 Runs started from the CLI or a test have no code-location origin, so the sensors watch every
 run of the instance (`monitor_all_code_locations`); a run that holds no lease costs one UPDATE
-that matches nothing. (`run_failure_sensor` / `run_status_sensor`, Dagster 1.13.)
+that matches nothing. (`run_status_sensor`, Dagster 1.13; `run_failure_sensor` is the same
+sensor for the FAILURE status.)
 """
 
 from __future__ import annotations
@@ -29,34 +30,31 @@ def release_leases_of(run: dg.DagsterRun, status_store: StatusStoreResource) -> 
     return status_store.store().release_run(run.run_id, reason)
 
 
-def _skip_or_none(released: int) -> dg.SkipReason | None:
-    return None if released else dg.SkipReason("the run held no lease")
+def _release_sensor(status: dg.DagsterRunStatus, name: str) -> dg.SensorDefinition:
+    word = status.value.lower()
+
+    @dg.run_status_sensor(
+        run_status=status,
+        name=name,
+        monitor_all_code_locations=True,
+        minimum_interval_seconds=SETTINGS.sync_interval,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"A run that ended in {word} gives its leases back at once.",
+    )
+    def release(
+        context: dg.RunStatusSensorContext, status_store: StatusStoreResource
+    ) -> dg.SkipReason | None:
+        run = context.dagster_run
+        released = release_leases_of(run, status_store)
+        context.log.info(f"released {released} row(s) of run {run.run_id} ({word})")
+        return None if released else dg.SkipReason("the run held no lease")
+
+    return release
 
 
-@dg.run_failure_sensor(
-    monitor_all_code_locations=True,
-    minimum_interval_seconds=SETTINGS.sync_interval,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="A failed run (crashed or killed mid-sync) gives its leases back at once.",
+release_leases_of_failed_runs = _release_sensor(
+    dg.DagsterRunStatus.FAILURE, "release_leases_of_failed_runs"
 )
-def release_leases_of_failed_runs(
-    context: dg.RunFailureSensorContext, status_store: StatusStoreResource
-) -> dg.SkipReason | None:
-    released = release_leases_of(context.dagster_run, status_store)
-    context.log.info(f"released {released} row(s) of failed run {context.dagster_run.run_id}")
-    return _skip_or_none(released)
-
-
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.CANCELED,
-    monitor_all_code_locations=True,
-    minimum_interval_seconds=SETTINGS.sync_interval,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="A cancelled run gives its leases back at once.",
+release_leases_of_canceled_runs = _release_sensor(
+    dg.DagsterRunStatus.CANCELED, "release_leases_of_canceled_runs"
 )
-def release_leases_of_canceled_runs(
-    context: dg.RunStatusSensorContext, status_store: StatusStoreResource
-) -> dg.SkipReason | None:
-    released = release_leases_of(context.dagster_run, status_store)
-    context.log.info(f"released {released} row(s) of cancelled run {context.dagster_run.run_id}")
-    return _skip_or_none(released)

@@ -11,23 +11,12 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
-from microcks_pipeline.errors import (
-    MicrocksBusy,
-    MicrocksNoService,
-    MicrocksRejected,
-    MicrocksTimeout,
-    MicrocksUnreachable,
-)
-
-__all__ = [
-    "MicrocksBusy",
-    "MicrocksNoService",
-    "MicrocksRejected",
-    "MicrocksTimeout",
-    "MicrocksUnreachable",
-    "safe_url",
-    "sanitize_text",
-]
+# Re-exported: the classes live in the one tree of microcks_pipeline.errors.
+from microcks_pipeline.errors import MicrocksBusy as MicrocksBusy
+from microcks_pipeline.errors import MicrocksNoService as MicrocksNoService
+from microcks_pipeline.errors import MicrocksRejected as MicrocksRejected
+from microcks_pipeline.errors import MicrocksTimeout as MicrocksTimeout
+from microcks_pipeline.errors import MicrocksUnreachable as MicrocksUnreachable
 
 _MAX_TEXT = 300
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
