@@ -101,10 +101,15 @@ def test_a_second_run_does_not_ask_microcks_for_its_keycloak_config(world: World
     petstore = world.catalog_dir / "petstore" / "mocks" / "default" / "petstore-examples.yaml"
     petstore.write_text(petstore.read_text().replace("Spike", "Spiky"))
 
+    tokens_before = len(world.server.app.state.calls.calls(path_prefix="/auth/"))
+
     (run,) = world.sync()
 
     assert run.success
     assert len(world.server.app.state.calls.calls(path_prefix=KEYCLOAK_CONFIG)) == discovered
+    # one token request per step that calls Microcks: the sync step and the asset check
+    token_requests = len(world.server.app.state.calls.calls(path_prefix="/auth/")) - tokens_before
+    assert token_requests == 2, token_requests
     stored = world.store.known_token_endpoint(world.server.base_url)
     assert stored is not None and stored.endswith("/protocol/openid-connect/token")
 
