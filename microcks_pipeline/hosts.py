@@ -39,6 +39,8 @@ def host_entry(entry: str) -> str:
     text = entry.strip().lower()
     if not text:
         raise ValueError("empty entry")
+    if "/" in text or "@" in text:
+        raise ValueError("write host or host:port, not a URL")
     try:  # a bare IPv6 literal carries no port
         return str(ipaddress.IPv6Address(text))
     except ValueError:

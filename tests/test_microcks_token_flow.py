@@ -127,3 +127,16 @@ def test_a_changed_microcks_url_discovers_its_own_endpoint(world: World) -> None
 
     assert len(world.server.app.state.calls.calls(path_prefix=KEYCLOAK_CONFIG)) == 1
     assert world.store.known_token_endpoint(world.server.base_url) is not None
+
+
+def test_a_remembered_endpoint_refusing_the_secret_is_asked_once_more_not_twice() -> None:
+    m = in_process()
+    first = TokenProvider(IN_PROCESS_URL, CLIENT_ID, SECRET, transport=m.transport)
+    first.token()
+    refused = TokenProvider(
+        IN_PROCESS_URL, CLIENT_ID, "wrong", transport=m.transport, known_token_url=first.token_url
+    )
+
+    with pytest.raises(AuthError, match="refused client"):
+        refused.token()
+    assert refused.calls == 2  # the token request, one discovery; no second token request

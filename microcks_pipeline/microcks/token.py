@@ -149,6 +149,8 @@ class TokenProvider:
             # Keycloak may have moved since the endpoint was remembered: ask Microcks again.
             self._remembered = None
             self._discover()
+            if self._token_url == token_url:
+                raise  # the same endpoint: the failure is not a stale one
             if self._token_url is not None:
                 self._fetch_token(self._token_url)
 
