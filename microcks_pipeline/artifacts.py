@@ -30,9 +30,9 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 import httpcore
 import httpx
 
-from microcks_pipeline.catalog.entity import EntityLocation
 from microcks_pipeline.errors import ArtifactPolicyError, ConfigError, TransientError
-from microcks_pipeline.hosts import host_allowed
+from microcks_pipeline.hosts import host_refusal
+from microcks_pipeline.model import EntityLocation
 from microcks_pipeline.scm import raw_content_url
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024  # Microcks' own upload limit
@@ -164,10 +164,9 @@ def check_url(url: str, policy: UrlPolicy) -> tuple[str, int]:
     if not host:
         raise ArtifactPolicyError(f"artifact URL {shown} refused: no host")
     port = port or (443 if scheme == "https" else 80)
-    if not host_allowed(policy.allowed_hosts, host, port):
-        raise ArtifactPolicyError(
-            f"artifact URL {shown} refused: host {host} is not allowed (on port {port})"
-        )
+    refusal = host_refusal(policy.allowed_hosts, host, port)
+    if refusal is not None:
+        raise ArtifactPolicyError(f"artifact URL {shown} refused: {refusal}")
     return host, port
 
 

@@ -13,8 +13,6 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
-from microcks_pipeline.errors import ConfigError
-
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 _HOSTNAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*\.?$")
 _WITH_PORT = re.compile(r"^(?P<host>\[[^\]]*\]|[^:\[\]]+):(?P<port>[^:]*)$")
@@ -58,17 +56,23 @@ def host_entry(entry: str) -> str:
 
 
 def parse_allowed_hosts(entries: Iterable[str], *, source: str) -> frozenset[str]:
-    """Every entry in canonical form; a malformed one is a ConfigError naming `source` and it."""
+    """Every entry in canonical form; a malformed one is a ValueError naming `source` and it
+    (like every other bad setting: it stops the code location from loading)."""
     parsed = set()
     for entry in entries:
         try:
             parsed.add(host_entry(entry))
         except ValueError as exc:
-            raise ConfigError(f"entry {entry!r} is invalid: {exc}", field=source) from None
+            raise ValueError(f"{source}: entry {entry!r} is invalid: {exc}") from None
     return frozenset(parsed)
 
 
-def host_allowed(allowed: Iterable[str], host: str, port: int) -> bool:
-    """Whether `host` (lower-case, IPv6 unbracketed) on `port` matches an allow-list entry."""
+def host_refusal(allowed: Iterable[str], host: str, port: int) -> str | None:
+    """Why `host` (lower-case, IPv6 unbracketed) on `port` matches no allow-list entry, or None
+    when one matches."""
     entries = {e.lower() for e in allowed}
-    return host in entries or f"{_shown(host)}:{port}" in entries
+    if host in entries or f"{_shown(host)}:{port}" in entries:
+        return None
+    if any(e.startswith(f"{_shown(host)}:") for e in entries):
+        return f"host {host} is not allowed on port {port}"
+    return f"host {host} is not allowed"

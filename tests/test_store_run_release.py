@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from store_fixtures import T0, desired_row, store  # noqa: F401  (pytest fixture)
 
+from microcks_pipeline.lifecycle import Cause
 from microcks_pipeline.store import StatusStore
 
 REF = "api:default/petstore"
@@ -34,6 +35,7 @@ def test_a_dead_runs_leases_become_pending_due_at_once_with_the_attempt_counted(
     assert {r.status for r in mine} == {"pending"}
     assert all(r.lease_owner is None and r.lease_expires_at is None for r in mine)
     assert {r.attempts for r in mine} == {1}
+    assert {r.failure_cause for r in mine} == {Cause.TRANSIENT}
     assert {r.next_attempt_at for r in mine} == {LATER}
     assert {r.last_error for r in mine} == {"run run-dead ended (failure)"}
     assert [r.status for r in store.rows(OTHER)] == ["leased"]  # another run's lease is kept

@@ -11,7 +11,7 @@ from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, 
 from microcks_pipeline.defs.runner import sync_step
 from microcks_pipeline.desired import load_entity_desired
 from microcks_pipeline.errors import PipelineError
-from microcks_pipeline.store.rows import StatusRow
+from microcks_pipeline.model import StatusRow
 
 if TYPE_CHECKING:  # pandas is imported where the report is built: every run process loads this
     import pandas as pd  # module, and pandas alone adds about 0.3 s to its start
@@ -70,6 +70,7 @@ _COLUMNS = [
     "status",
     "attempts",
     "next_attempt_at",
+    "failure_cause",
     "last_error",
     "microcks_service_id",
     "updated_at",

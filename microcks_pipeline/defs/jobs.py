@@ -79,6 +79,7 @@ def sync_entities(
                     client=client,
                     owner=context.run.run_id,
                     force=force,
+                    credentials=microcks.credentials_fingerprint,
                 )
             except MicrocksDown as exc:
                 # Every later entity would fail the same way; they stay due for a later run.
@@ -93,6 +94,13 @@ def sync_entities(
             if not result.ok:
                 failed.append(failure_message(result))
                 context.log.warning(failure_message(result))
+            if result.paused_everything:
+                # Several entities met Microcks errors: the rest wait for the global backoff.
+                left = len(config.entity_refs) - done - 1
+                raise MicrocksDown(
+                    description=f"{failure_message(result)}; syncing paused by a global "
+                    f"backoff ({left} entities left for a later run)"
+                )
             # Nothing claimed: a duplicate batch, or another run got there first.
             if result.ok and result.claimed and not result.entity_removed:
                 yield dg.AssetMaterialization(

@@ -30,6 +30,7 @@ def sync_or_fail(
     client: MicrocksClient,
     owner: str,
     force: bool,
+    credentials: str | None = None,
 ) -> EntitySyncResult:
     """sync_entity; any error fails the step with a clear message (MicrocksDown when Microcks-wide:
     the worker already released the rows and set the global backoff)."""
@@ -42,6 +43,7 @@ def sync_or_fail(
             client=client,
             owner=owner,
             force=force,
+            credentials=credentials,
         )
     except AuthError as exc:
         raise MicrocksDown(
@@ -83,6 +85,7 @@ def sync_step(
             client=client,
             owner=run.run_id,
             force=is_forced(run.tags),
+            credentials=microcks.credentials_fingerprint,
         )
     if not result.ok:
         raise dg.Failure(description=failure_message(result), metadata=sync_metadata(result))

@@ -19,12 +19,12 @@ from microcks_pipeline.defs.partitions import (
     remove_entity_partitions,
 )
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
-from microcks_pipeline.defs.run_requests import BATCH_JOB, BATCH_OP, deletes_only, plan_runs
+from microcks_pipeline.defs.run_requests import BATCH_JOB, BATCH_OP, plan_runs, removals_only
 from microcks_pipeline.defs.settings import Settings
 from microcks_pipeline.errors import PipelineError
+from microcks_pipeline.model import GlobalBackoff, StatusRow
 from microcks_pipeline.processor import ProcessResult, process_catalog
 from microcks_pipeline.store import StatusStore
-from microcks_pipeline.store.rows import StatusRow
 from microcks_pipeline.worker import removable_entities
 
 SETTINGS = Settings.from_env()
@@ -49,6 +49,8 @@ def _catalog_summary(result: ProcessResult, added: int, runs: int) -> str:
             f"{result.events_written} event(s), {added} new partition(s); "
             + (f"{runs} batch run(s) requested" if runs else "the sync sensor launches the work")
         )
+    if result.load_failures:
+        text += "; load failed: " + "; ".join(result.load_failures)
     if not result.complete:
         text += "; listing incomplete, deletions held back: " + "; ".join(result.problems)
     return text
@@ -70,7 +72,8 @@ def catalog_sensor(
     try:
         source, reader, cache = catalog.scanner()
         store = status_store.store()
-        result = process_catalog(source, reader, store, cache=cache)
+        on_invalid = Settings.from_env().on_invalid  # read per tick, like the batch tuning
+        result = process_catalog(source, reader, store, cache=cache, on_invalid=on_invalid)
         if not result.listing_ok:
             return dg.SensorResult(
                 skip_reason="catalog listing failed, nothing changed: " + "; ".join(result.problems)
@@ -94,7 +97,7 @@ def _mass_change_runs(
     batches; nothing when only a few are (the sync sensor takes those) or when it would hold
     back (Microcks unconfigured, global backoff)."""
     now = datetime.now(UTC)
-    if microcks.not_configured_reason is not None or store.global_backoff(now=now) is not None:
+    if microcks.not_configured_reason is not None or _backoff(store, microcks, now) is not None:
         return []
     due = _outside_batches(instance, store.due_entities(now=now))
     tuning = Settings.from_env()
@@ -152,6 +155,18 @@ def _removals(store: StatusStore, existing: set[str]) -> list[str]:
     return keys
 
 
+def _backoff(store: StatusStore, microcks: MicrocksResource, now: datetime) -> GlobalBackoff | None:
+    """The global backoff in force; an auth backoff ends at once when the credentials changed
+    since they were refused (their sha256 fingerprints differ)."""
+    backoff = store.global_backoff(now=now)
+    if backoff is None or backoff.kind != "auth":
+        return backoff
+    if backoff.credentials == microcks.credentials_fingerprint:
+        return backoff
+    store.clear_global_backoff()
+    return None
+
+
 def _aware(when: datetime) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
@@ -186,7 +201,7 @@ def _sync_tick(
     reason = microcks.not_configured_reason
     if reason is not None:
         return dg.SensorResult(skip_reason=f"{reason}; {len(due)} entities waiting{cleanup}")
-    backoff = store.global_backoff(now=now)
+    backoff = _backoff(store, microcks, now)
     if backoff is not None:
         return dg.SensorResult(
             skip_reason=(
@@ -206,7 +221,9 @@ def _sync_tick(
         requests = _batch_runs(instance, due, tuning, now)
     else:
         left = {
-            ref for ref, rows in due.items() if deletes_only(rows) and deletes_only(store.rows(ref))
+            ref
+            for ref, rows in due.items()
+            if removals_only(rows) and removals_only(store.rows(ref))
         }
         plan = plan_runs(
             due, _existing_keys(instance), left_catalog=left, batch=False, batch_size=1, now=now
