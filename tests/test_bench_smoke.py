@@ -33,3 +33,4 @@ def test_microcks_calls_reports_the_same_call_count_at_both_sizes() -> None:
     out = _run("microcks_calls.py", "--services", "50", "--rounds", "1")
 
     assert "call count independent of the service count: yes" in out
+    assert "calls within budget (per mock, and <= 1 token request per run): yes" in out

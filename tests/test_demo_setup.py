@@ -332,6 +332,9 @@ late = (
     "open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(120)"
 )
 def restart_then_exit(*_):  # as dagster dev restarting its code server while going down
+    # Ignored dispositions survive exec: the late child ignores SIGTERM from its first
+    # instruction, not only once its interpreter has started (seconds on a loaded machine).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     subprocess.Popen([sys.executable, "-c", late, sys.argv[1]])
     while not os.path.exists(sys.argv[1]):
         time.sleep(0.01)
@@ -352,7 +355,9 @@ def test_stop_group_also_ends_a_process_started_while_the_tree_goes_down(tmp_pat
         while "started" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.05)
 
-        demo.stop_group(proc, grace=1)
+        # The late process ignores SIGTERM, so this waits out the grace: long enough for the
+        # parent to start it even on a loaded machine (Python takes seconds to start there).
+        demo.stop_group(proc, grace=3)
 
         pid = int(late_pid.read_text())
         assert not _running(pid)

@@ -114,6 +114,39 @@ class MicrocksClient:
             f"/api/services/{quote(service_id, safe=':')}", {"messages": "true"}
         )
 
+    def read_service(self, name: str, version: str) -> dict[str, Any] | None:
+        """The view of `name:version` with its messages (example sources, operations with
+        dispatchers, labels), or None when Microcks has no such service."""
+        return self._get_optional(
+            f"/api/services/{_service_ref(name, version)}", {"messages": "true"}
+        )
+
+    def override_operation(self, service_id: str, operation: str, values: dict[str, Any]) -> None:
+        """PUT an operation's dispatcher, rules, delay and constraints (ServiceService.
+        updateOperation: every absent value becomes null, and Microcks flags it `override`)."""
+        what = f"override of {operation} in {service_id}"
+        response = self._request(
+            "PUT",
+            f"/api/services/{quote(service_id, safe=':')}/operation",
+            params={"operationName": operation},
+            json=values,
+            what=what,
+        )
+        self._expect(response, (200,), what)
+
+    def update_metadata(
+        self, service_id: str, labels: dict[str, str], annotations: dict[str, str]
+    ) -> None:
+        """Set a service's labels and annotations exactly (ServiceService.updateMetadata)."""
+        what = f"metadata update of {service_id}"
+        response = self._request(
+            "PUT",
+            f"/api/services/{quote(service_id, safe=':')}/metadata",
+            json={"labels": labels, "annotations": annotations},
+            what=what,
+        )
+        self._expect(response, (200,), what)
+
     def search(self, name_regex: str) -> list[dict[str, Any]]:
         """Services whose name matches `name_regex` (Microcks matches case-insensitively)."""
         response = self._request(

@@ -559,6 +559,7 @@ class StatusStore:
         fingerprint: str,
         *,
         service_id: str | None = None,
+        applied: dict[str, Any] | None = None,
         cause: Cause | None = None,
         now: datetime | None = None,
     ) -> bool:
@@ -567,12 +568,14 @@ class StatusStore:
         Succeeds only while `owner` holds the lease and `fingerprint` is still the desired one.
         If the desired state moved during the run, the row goes back to `pending` (it runs again)
         and False is returned; a row no longer held by `owner` is left alone (False).
-        `service_id` is recorded when given; a completed delete has no service any more.
+        `service_id` and `applied` (the artifacts applied, as JSON) are recorded when given; a
+        completed delete has neither any more.
         `cause`: what the completed row records as its cause (a removal's, or none).
         """
         now = _utc(now)
         _check_cause(cause)
         service = sa.literal(service_id, sa.String) if service_id is not None else None
+        record = sa.literal(applied, sa.JSON) if applied is not None else _t.c.applied_artifacts
         stmt = (
             sa.update(_t)
             .where(self._held(row_id, owner), _t.c.fingerprint_hash == fingerprint)
@@ -588,6 +591,9 @@ class StatusStore:
                 microcks_service_id=sa.case(
                     (_t.c.desired_action == "delete", sa.null()),
                     else_=service if service is not None else _t.c.microcks_service_id,
+                ),
+                applied_artifacts=sa.case(
+                    (_t.c.desired_action == "delete", sa.null()), else_=record
                 ),
                 updated_at=now,
             )
