@@ -31,6 +31,7 @@ import httpcore
 import httpx
 
 from microcks_pipeline.errors import ArtifactPolicyError, ConfigError, TransientError
+from microcks_pipeline.hosts import host_refusal
 from microcks_pipeline.model import EntityLocation
 from microcks_pipeline.remote import Answer, RateLimited, RemoteFiles, rate_limit_until
 
@@ -44,7 +45,8 @@ _HTTP_REF = re.compile(r"^https?://", re.IGNORECASE)
 class UrlPolicy:
     """What URL artifacts may be fetched, and how much of them."""
 
-    allowed_hosts: frozenset[str] = frozenset()  # exact host names (lower-case); empty → no URL
+    # `host` (any port) or `host:port` entries, see hosts.py; empty → no URL
+    allowed_hosts: frozenset[str] = frozenset()
     allow_http: bool = False  # https only by default
     allow_private: bool = False  # loopback/private/link-local/reserved/multicast refused by default
     host_tokens: Mapping[str, str] = field(default_factory=dict)  # bearer token per host
@@ -161,9 +163,11 @@ def check_url(url: str, policy: UrlPolicy) -> tuple[str, int]:
         raise ArtifactPolicyError(f"artifact URL {shown} refused: credentials inside URLs")
     if not host:
         raise ArtifactPolicyError(f"artifact URL {shown} refused: no host")
-    if host not in {h.lower() for h in policy.allowed_hosts}:
-        raise ArtifactPolicyError(f"artifact URL {shown} refused: host {host} is not allowed")
-    return host, port or (443 if scheme == "https" else 80)
+    port = port or (443 if scheme == "https" else 80)
+    refusal = host_refusal(policy.allowed_hosts, host, port)
+    if refusal is not None:
+        raise ArtifactPolicyError(f"artifact URL {shown} refused: {refusal}")
+    return host, port
 
 
 class _PinnedBackend(httpcore.SyncBackend):

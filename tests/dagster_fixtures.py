@@ -74,11 +74,11 @@ class World:
         return len(self.server.app.state.calls.calls(path_prefix=path_prefix))
 
     # -- sensors, as the daemon would run them ---------------------------------------------
-    def tick(self, sensor_name: str) -> SensorExecutionData:
-        """Evaluate the sensor the way the daemon does."""
+    def tick(self, sensor_name: str, cursor: str | None = None) -> SensorExecutionData:
+        """Evaluate the sensor the way the daemon does (from `cursor`, the last tick's)."""
         sensor = defs.resolve_sensor_def(sensor_name)
         context = dg.build_sensor_context(
-            instance=self.instance, definitions=defs, resources=self.resources
+            instance=self.instance, definitions=defs, resources=self.resources, cursor=cursor
         )
         # The daemon provides the instance as partition store; a built context does not.
         with dg.partition_loading_context(dynamic_partitions_store=self.instance):

@@ -75,12 +75,13 @@ def sync_step(
 ) -> dict[str, Any]:
     """One entity's sync as a step: its metadata, or a failed step saying which mocks failed."""
     require_microcks(microcks)
-    with catalog.open() as (source, reader), microcks.client() as client:
+    store = status_store.store()
+    with catalog.open() as (source, reader), microcks.client(store) as client:
         result = sync_or_fail(
             entity_ref,
             source=source,
             reader=reader,
-            store=status_store.store(),
+            store=store,
             client=client,
             owner=run.run_id,
             force=is_forced(run.tags),
