@@ -1,6 +1,6 @@
 """Store fixtures: a StatusStore on SQLite (temp file) and on the real PostgreSQL, one per test.
 
-Import into a test module: `from store_fixtures import store, store_url`. Each PostgreSQL test
+`tests/conftest.py` makes `store` and `store_url` available to every test. Each PostgreSQL test
 gets its own freshly created schema (selected through the connection's search_path), dropped
 at teardown, so parallel or leftover runs never collide. An unreachable server skips those
 tests, unless MICROCKS_PIPELINE_REQUIRE_PG=1 (CI), which fails them.

@@ -1,10 +1,8 @@
 """Specification: the store records, per mock, the artifacts last applied (migration 0003)."""
 
-# ruff: noqa: F811  (fixtures imported from store_fixtures are parameters of the tests)
-
 from __future__ import annotations
 
-from store_fixtures import T0, desired_row, store  # noqa: F401  (pytest fixture)
+from store_fixtures import T0, desired_row
 
 from microcks_pipeline.store import StatusRow, StatusStore
 

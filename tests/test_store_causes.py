@@ -2,8 +2,6 @@
 retries that never overwrite a newer desired state, the global backoff's kind and credentials
 fingerprint, and the cross-entity count of Microcks errors; on SQLite and PostgreSQL."""
 
-# ruff: noqa: F811  (fixtures imported from store_fixtures are parameters of the tests)
-
 from __future__ import annotations
 
 from datetime import timedelta
@@ -11,7 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from store_fixtures import T0, desired_row, store, store_url  # noqa: F401  (pytest fixtures)
+from store_fixtures import T0, desired_row
 
 from microcks_pipeline import plan
 from microcks_pipeline.lifecycle import Cause

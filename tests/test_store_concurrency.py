@@ -4,8 +4,6 @@ Threads start together behind a barrier and hammer the same rows; the assertions
 outcomes (who holds what), never about timing.
 """
 
-# ruff: noqa: F811  (fixtures imported from store_fixtures are parameters of the tests)
-
 from __future__ import annotations
 
 import threading
@@ -13,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
-from store_fixtures import T0, desired_row, store  # noqa: F401  (pytest fixture)
+from store_fixtures import T0, desired_row
 
 from microcks_pipeline.store import StatusStore
 

@@ -1,13 +1,11 @@
 """Specification: the append-only events log with retention, and the global backoff in the database."""
 
-# ruff: noqa: F811  (fixtures imported from store_fixtures are parameters of the tests)
-
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from store_fixtures import T0, desired_row, store, store_url  # noqa: F401  (pytest fixtures)
+from store_fixtures import T0, desired_row
 
 from microcks_pipeline.store import Event, GlobalBackoff, StatusStore
 

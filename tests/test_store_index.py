@@ -1,12 +1,10 @@
 """The processor's index read and the audit's re-queue, on SQLite and PostgreSQL."""
 
-# ruff: noqa: F811  (fixtures imported from store_fixtures are parameters of the tests)
-
 from __future__ import annotations
 
 from datetime import timedelta
 
-from store_fixtures import T0, desired_row, store  # noqa: F401  (pytest fixture)
+from store_fixtures import T0, desired_row
 
 from microcks_pipeline.store import StatusStore
 

@@ -1,7 +1,5 @@
 """Specification: the schema is created by the packaged Alembic migrations, idempotently."""
 
-# ruff: noqa: F811  (fixtures imported from store_fixtures are parameters of the tests)
-
 from __future__ import annotations
 
 import threading
@@ -13,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from store_fixtures import desired_row, store, store_url  # noqa: F401  (pytest fixtures)
+from store_fixtures import desired_row
 
 from microcks_pipeline.store import StatusStore, StoreNotMigrated
 from microcks_pipeline.store.migrate import MIGRATIONS_DIR, alembic_config, head_revision

@@ -1,13 +1,11 @@
 """Specification of the status rows: upsert, claim, renew, compare-and-set, retries, due work."""
 
-# ruff: noqa: F811  (fixtures imported from store_fixtures are parameters of the tests)
-
 from __future__ import annotations
 
 from datetime import UTC, timedelta, timezone
 
 import pytest
-from store_fixtures import T0, desired_row, store  # noqa: F401  (pytest fixture)
+from store_fixtures import T0, desired_row
 
 from microcks_pipeline.store import StatusRow, StatusStore
 

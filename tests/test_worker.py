@@ -4,18 +4,20 @@ Each test runs the processor on a copy of the sample catalog, then `sync_entity`
 would, and checks both sides: what Microcks serves and what the status table records.
 """
 
-# ruff: noqa: F811  (the rig fixture imported from worker_fixtures is a parameter of the tests)
-
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from worker_fixtures import DEFAULT_CLIENT_ID, ORDERS, Rig, rig  # noqa: F401  (pytest fixture)
+from worker_fixtures import DEFAULT_CLIENT_ID, ORDERS, Rig
 
 from microcks_pipeline.errors import AuthError
 from microcks_pipeline.identity import service_version
 from microcks_pipeline.microcks import MicrocksClient, TokenProvider
 from microcks_pipeline.worker import removable_entities
+
+LATER = timedelta(hours=1)  # well past any retry backoff
 
 
 def test_a_sync_creates_the_services_completes_the_rows_and_a_duplicate_run_does_nothing(
@@ -102,6 +104,45 @@ def test_an_entity_that_left_the_catalog_is_deleted_then_removable(rig: Rig) -> 
     assert removable_entities(rig.store) == [ORDERS]
 
 
+def test_a_delete_retried_after_a_transient_failure_completes_and_the_entity_is_removable(
+    rig: Rig,
+) -> None:
+    rig.process()
+    rig.sync(owner="run-1")
+    rig.remove_from_catalog()
+    rig.process()
+    rig.app.state.faults.fail_next(1, 503, method="DELETE", path_prefix="/api/services/")
+    first = rig.sync(owner="run-2")
+    assert first.transient_failures  # one delete met the 503 and was scheduled again
+
+    retry = rig.sync(owner="run-3", now=datetime.now(UTC) + LATER)
+
+    rows = rig.rows()
+    assert retry.ok and not retry.permanent_failures
+    assert {r.status for r in rows.values()} == {"completed"}
+    assert all(r.last_error is None for r in rows.values())
+    assert not {service_version(ORDERS, m) for m in rows} & rig.versions()
+    assert removable_entities(rig.store) == [ORDERS]
+
+
+def test_a_broken_config_whose_delete_failed_transiently_still_shows_the_config_error(
+    rig: Rig,
+) -> None:
+    rig.process()
+    rig.sync(owner="run-1")
+    (rig.catalog / "orders" / "mocks" / "microcks.yaml").write_text("spec:\n  mocks: []\n")
+    rig.process()
+    rig.app.state.faults.fail_next(1, 503, method="DELETE", path_prefix="/api/services/")
+    rig.sync(owner="run-2")
+
+    rig.sync(owner="run-3", now=datetime.now(UTC) + LATER)
+
+    rows = rig.rows()
+    assert {r.status for r in rows.values()} == {"error"}
+    assert all("microcks.yaml" in (r.last_error or "") for r in rows.values())
+    assert not {service_version(ORDERS, m) for m in rows} & rig.versions()
+
+
 def test_a_microcks_outage_keeps_the_live_mock_and_schedules_a_retry(rig: Rig) -> None:
     rig.process()
     rig.sync()
@@ -136,30 +177,3 @@ def test_refused_credentials_set_the_global_backoff_and_give_the_rows_back(rig: 
     assert {r.status for r in rig.rows().values()} == {"pending"}
     rig.client = good_client
     assert rig.versions() == set()  # nothing was created
-
-
-def test_the_audit_requeues_drift_and_deletes_only_our_orphans(rig: Rig) -> None:
-    from microcks_pipeline.audit import run_audit
-
-    rig.process()
-    rig.sync()
-    rows = rig.rows()
-    by_version = {s["version"]: s for s in rig.client.list_services()}
-    # Someone deletes one of our services by hand in Microcks...
-    rig.client.delete_service(by_version[service_version(ORDERS, "default")]["id"])
-    # ...and an orphan of ours (a mock the table no longer wants) plus a foreign look-alike exist.
-    orphan = service_version(ORDERS, "retired")
-    foreign = "other-" + service_version(ORDERS, "default")
-    for version in (orphan, foreign):
-        spec = f"openapi: 3.0.2\ninfo:\n  title: orders-api\n  version: {version}\npaths: {{}}\n"
-        rig.client.upload(f"{version}.yaml", spec.encode(), main=True)
-
-    result = run_audit(rig.client, rig.store)
-
-    assert result.requeued == (service_version(ORDERS, "default"),)
-    assert result.orphans_deleted == (orphan,)
-    versions = rig.versions()
-    assert foreign in versions and orphan not in versions
-    assert rig.rows()["default"].status == "pending"
-    assert rig.rows()["backorder"].status == rows["backorder"].status == "completed"
-    assert rig.sync(owner="run-2").actions == {"default": "created"}

@@ -1,5 +1,6 @@
 """A real world for the worker tests: a copy of the sample catalog, a SQLite status store and
-the local Microcks over HTTP (auth on, faults enabled). Import: `from worker_fixtures import rig`."""
+the local Microcks over HTTP (auth on, faults enabled). `rig` reaches every test through
+`tests/conftest.py`."""
 
 from __future__ import annotations
 
