@@ -1,13 +1,11 @@
 """Specification of StatusStore.release_run (a run that died gives its leases back) and of the
 remembered token endpoint, on SQLite and PostgreSQL."""
 
-# ruff: noqa: F811  (fixtures imported from store_fixtures are parameters of the tests)
-
 from __future__ import annotations
 
 from datetime import timedelta
 
-from store_fixtures import T0, desired_row, store  # noqa: F401  (pytest fixture)
+from store_fixtures import T0, desired_row
 
 from microcks_pipeline.lifecycle import Cause
 from microcks_pipeline.store import StatusStore
