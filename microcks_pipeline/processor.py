@@ -21,7 +21,7 @@ from microcks_pipeline.desired import EntityDesired, load_entity_desired
 from microcks_pipeline.errors import CatalogUnavailable, PipelineError
 from microcks_pipeline.filestat import StatKey, stat_key, unchanged
 from microcks_pipeline.plan import plan_changes
-from microcks_pipeline.store import StatusStore
+from microcks_pipeline.store import Event, StatusStore
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class ProcessResult:
     rows_written: int
     events_written: int
     problems: tuple[str, ...]
+    changes: tuple[Event, ...] = ()  # the events written: what changed, mock by mock
 
 
 # (what was read, its bytes, its file path if a file, its filestat key then)
@@ -164,4 +165,5 @@ def process_catalog(
         rows_written=written,
         events_written=events,
         problems=snapshot.problems,
+        changes=plan.events if events else (),
     )

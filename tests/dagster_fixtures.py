@@ -111,9 +111,9 @@ class World:
         return [self.run(r) for r in requests]
 
     def sync(self) -> list[dg.ExecuteInProcessResult]:
-        """One catalog tick, one sync tick, and every run it asked for."""
-        self.tick_catalog()
-        return self.run_all(self.tick_sync().run_requests or [])
+        """One catalog tick and the runs it asked for, one sync tick and the runs it asked for."""
+        results = self.run_all(self.tick_catalog().run_requests or [])
+        return results + self.run_all(self.tick_sync().run_requests or [])
 
     def get(self, url: str) -> httpx.Response:
         return httpx.get(url, timeout=10)

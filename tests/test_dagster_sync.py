@@ -55,14 +55,12 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def test_a_new_entity_gets_a_partition_and_its_mocks_are_served(world: World) -> None:
+def test_a_new_entity_gets_a_partition_and_its_runs_in_the_same_tick(world: World) -> None:
     catalog_tick = world.tick_catalog()
 
     assert world.partitions() == MANAGED
-    assert not catalog_tick.run_requests
-    assert world.calls() == 0  # the catalog sensor never calls Microcks
-
-    requests = world.tick_sync().run_requests
+    assert world.calls("/") == 0  # the catalog sensor never calls Microcks
+    requests = catalog_tick.run_requests
     assert {r.tags["microcks/entity"] for r in requests} == MANAGED
     assert {r.job_name for r in requests} == {"sync_entity_job"}
     results = world.run_all(requests)
@@ -110,9 +108,8 @@ def test_an_unchanged_tick_requests_nothing_and_writes_nothing(synced: World) ->
 def test_editing_one_mocks_example_resyncs_only_that_entity(synced: World) -> None:
     edit(synced.catalog_dir / "petstore/mocks/default/petstore-examples.yaml", "Spike", "Spiky")
 
-    synced.tick_catalog()
+    requests = synced.tick_catalog().run_requests  # served from this one tick
     due = synced.store.due_entities()
-    requests = synced.tick_sync().run_requests
 
     assert {ref: [r.mock_id for r in rows] for ref, rows in due.items()} == {PETSTORE: ["default"]}
     assert [r.tags["microcks/entity"] for r in requests] == [PETSTORE]
@@ -120,6 +117,7 @@ def test_editing_one_mocks_example_resyncs_only_that_entity(synced: World) -> No
     assert result.success
     assert metadata_of(result)["actions"] == {"default": "updated"}
     assert synced.get(pet_url(synced) + "/pets/3").json()["name"] == "Spiky"
+    assert synced.tick_sync().run_requests == []  # nothing left for the sync sensor
 
 
 def test_removing_a_mock_deletes_its_service_and_keeps_the_others(synced: World) -> None:
@@ -267,12 +265,33 @@ def test_a_mass_change_goes_to_one_batch_run_from_the_catalog_tick(
     assert world.tick_sync().run_requests == []
 
 
-def test_a_few_changes_wait_for_the_sync_sensor(world: World) -> None:
-    tick = world.tick_catalog()  # the sample catalog is below the default batch threshold
+def started(world: World, request: dg.RunRequest) -> None:
+    """The requested run as the daemon would have it: in the instance, running."""
+    world.instance.create_run_for_job(
+        job_def=defs.resolve_job_def(request.job_name),
+        run_config=request.run_config,
+        tags={
+            **request.tags,
+            **({"dagster/partition": request.partition_key} if request.partition_key else {}),
+        },
+        status=dg.DagsterRunStatus.STARTED,  # (queued runs need a code location origin)
+    )
 
-    assert not tick.run_requests
-    assert "the sync sensor launches the work" in tick.skip_message
-    assert {r.tags["microcks/entity"] for r in world.tick_sync().run_requests} == MANAGED
+
+def test_the_sync_sensor_leaves_entities_to_the_runs_the_catalog_sensor_requested(
+    world: World,
+) -> None:
+    tick = world.tick_catalog()  # the sample catalog is below the default batch threshold
+    for request in tick.run_requests:
+        started(world, request)
+
+    again = world.tick_sync()
+
+    assert {r.job_name for r in tick.run_requests} == {"sync_entity_job"}
+    assert not again.run_requests
+    assert f"{len(MANAGED)} due entities wait for their queued or running runs" in (
+        again.skip_message
+    )
 
 
 @pytest.mark.parametrize("hold", ["unconfigured", "backoff"])
@@ -358,19 +377,13 @@ def test_entities_of_a_running_batch_are_not_handed_to_a_second_batch(
 ) -> None:
     monkeypatch.setenv(s.BATCH_THRESHOLD, "1")
     (batch,) = world.tick_catalog().run_requests
-    job = defs.resolve_job_def(batch.job_name)
-    world.instance.create_run_for_job(
-        job_def=job,
-        run_config=batch.run_config,
-        tags=batch.tags,
-        status=dg.DagsterRunStatus.STARTED,  # (queued runs need a code location origin)
-    )
+    started(world, batch)
 
     again = world.tick_sync()
 
-    assert job.name == "sync_batch_job"
+    assert batch.job_name == "sync_batch_job"
     assert not again.run_requests
-    assert "running batches" in again.skip_message
+    assert "wait for their queued or running runs" in again.skip_message
 
 
 def test_the_last_few_entities_of_a_running_batch_get_no_run_of_their_own(
@@ -378,19 +391,14 @@ def test_the_last_few_entities_of_a_running_batch_get_no_run_of_their_own(
 ) -> None:
     monkeypatch.setenv(s.BATCH_THRESHOLD, "1")
     (batch,) = world.tick_catalog().run_requests
-    world.instance.create_run_for_job(
-        job_def=defs.resolve_job_def(batch.job_name),
-        run_config=batch.run_config,
-        tags=batch.tags,
-        status=dg.DagsterRunStatus.STARTED,
-    )
+    started(world, batch)
     monkeypatch.delenv(s.BATCH_THRESHOLD)  # few left: the sync sensor's one-run-per-entity path
 
     again = world.tick_sync()
 
     assert len(world.store.due_entities()) <= s.Settings().batch_threshold
     assert not again.run_requests
-    assert "running batches" in again.skip_message
+    assert "wait for their queued or running runs" in again.skip_message
 
 
 def test_a_status_database_outage_skips_both_sensors_saying_why(world: World) -> None:
