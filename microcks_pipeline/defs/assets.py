@@ -53,11 +53,12 @@ def microcks_services(
     status_store: StatusStoreResource,
 ) -> dg.MaterializeResult:
     metadata = sync_step(
+        context.op_execution_context,
         entity_ref_of(context.partition_key),
-        context.run,
         catalog=catalog,
         microcks=microcks,
         status_store=status_store,
+        asset_key=context.asset_key,
     )
     return dg.MaterializeResult(metadata=metadata)
 
