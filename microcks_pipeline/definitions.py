@@ -15,6 +15,7 @@ from microcks_pipeline.defs.jobs import (
     sync_batch_job,
     sync_entity_job,
 )
+from microcks_pipeline.defs.report import status_report_sensor
 from microcks_pipeline.defs.resources import resources_from_env
 from microcks_pipeline.defs.schedules import drift_audit_schedule, event_retention_schedule
 from microcks_pipeline.defs.sensors import catalog_sensor, sync_sensor
@@ -30,7 +31,7 @@ defs = dg.Definitions(
         prune_events_job,
         status_report_job,
     ],
-    sensors=[catalog_sensor, sync_sensor],
+    sensors=[catalog_sensor, sync_sensor, status_report_sensor],
     schedules=[drift_audit_schedule, event_retention_schedule],
     resources=resources_from_env(),
     # UI materializations and backfills run Dagster's implicit asset job: keep it in one

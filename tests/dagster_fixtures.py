@@ -74,17 +74,19 @@ class World:
         return len(self.server.app.state.calls.calls(path_prefix=path_prefix))
 
     # -- sensors, as the daemon would run them ---------------------------------------------
-    def tick(self, sensor_name: str) -> SensorExecutionData:
-        """Evaluate the sensor the way the daemon does."""
+    def tick(self, sensor_name: str, cursor: str | None = None) -> SensorExecutionData:
+        """Evaluate the sensor the way the daemon does, reporting its asset events as it does."""
         sensor = defs.resolve_sensor_def(sensor_name)
         context = dg.build_sensor_context(
-            instance=self.instance, definitions=defs, resources=self.resources
+            instance=self.instance, definitions=defs, resources=self.resources, cursor=cursor
         )
         # The daemon provides the instance as partition store; a built context does not.
         with dg.partition_loading_context(dynamic_partitions_store=self.instance):
             result = sensor.evaluate_tick(context)
         # Partitions change through the instance, never by a request the daemon applies later.
         assert not result.dynamic_partitions_requests
+        for event in result.asset_events:  # dagster/_daemon/sensor.py does the same
+            self.instance.report_runless_asset_event(event)
         return result
 
     def tick_catalog(self) -> SensorExecutionData:
