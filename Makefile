@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench clean
+.PHONY: test demo lint bench clean ui-shots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/catalog_scan.py
 	$(BIN)/python bench/microcks_calls.py
 	$(BIN)/python bench/sync_latency.py
+
+# Screenshots of the Dagster UI into docs/ for the README (not part of `make test`).
+ui-shots: $(STAMP)
+	command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+	$(BIN)/python bench/ui_shots.py --out docs
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache

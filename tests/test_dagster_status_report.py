@@ -12,7 +12,7 @@ from dagster_fixtures import MANAGED, World, make_world
 
 REPORT = dg.AssetKey("sync_status_report")
 PETSTORE = "api:default/petstore"
-FIRST_COLUMNS = ["entity", "mock", "status", "mock_url", "last_error", "service_id"]
+FIRST_COLUMNS = ["entity", "mock", "status", "last_error", "service_id", "mock_url"]
 
 
 @pytest.fixture

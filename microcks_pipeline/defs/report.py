@@ -1,7 +1,8 @@
 """The status report: the status table as a table in the UI, kept current by a sensor.
 
-Columns an operator reads first come first (entity, mock, status, mock URL, last error, service
-id); hashes are left out, so the table fits the UI's default width. The mock URL is the one the
+Short columns an operator reads first come first (entity, mock, status, last error, service id),
+the long mock URL after them, hashes not at all: the UI's default width shows the error and the
+service id of every row. The mock URL is the one the
 entity's latest `microcks_services` event shows (a URL that answers), never a Microcks call.
 
 The sensor reports the report as a materialization whenever the status table or the entities'
@@ -35,9 +36,9 @@ _COLUMNS: tuple[tuple[str, str | None], ...] = (
     ("entity", "entity_ref"),
     ("mock", "mock_id"),
     ("status", "status"),
-    ("mock_url", None),
     ("last_error", "last_error"),
     ("service_id", "microcks_service_id"),
+    ("mock_url", None),
     ("action", "desired_action"),
     ("attempts", "attempts"),
     ("next_attempt_at", "next_attempt_at"),
@@ -140,7 +141,7 @@ def _digest(rows: Sequence[StatusRow], instance: dg.DagsterInstance) -> str:
         else None,
     )
     text = repr((sorted(rows, key=lambda r: r.id), latest))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]  # shown in the ticks table
 
 
 def _counts_text(meta: Mapping[str, Any]) -> str:
