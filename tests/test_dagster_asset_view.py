@@ -4,7 +4,6 @@ against the local Microcks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -19,13 +18,6 @@ from microcks_pipeline.identity import service_version
 PETSTORE = "api:default/petstore"
 SERVICES = dg.AssetKey("microcks_services")
 EXAMPLES = "petstore/mocks/default/petstore-examples.yaml"
-
-
-@pytest.fixture
-def synced(tmp_path: Path) -> Iterator[World]:
-    with make_world(tmp_path) as world:
-        assert all(r.success for r in world.sync())
-        yield world
 
 
 def _of_partition(entity_ref: str) -> dg.AssetRecordsFilter:

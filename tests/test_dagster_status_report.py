@@ -3,22 +3,12 @@ ticks and runs, and it is read back from the Dagster instance as the UI shows it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import dagster as dg
-import pytest
-from dagster_fixtures import MANAGED, World, make_world
+from dagster_fixtures import MANAGED, World
 
 REPORT = dg.AssetKey("sync_status_report")
 PETSTORE = "api:default/petstore"
 FIRST_COLUMNS = ["entity", "mock", "status", "last_error", "service_id", "mock_url"]
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    with make_world(tmp_path) as w:
-        yield w
 
 
 def report(world: World) -> dict[str, object]:

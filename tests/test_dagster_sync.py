@@ -4,7 +4,6 @@ Microcks over HTTP, a real SQLite status store and a temporary Dagster instance.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,19 +29,6 @@ from microcks_pipeline.localserver import DEFAULT_CLIENT_ID
 
 PETSTORE = "api:default/petstore"
 USERS = "api:default/users-api"
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    with make_world(tmp_path) as w:
-        yield w
-
-
-@pytest.fixture
-def synced(world: World) -> World:
-    """Every sample entity synced once."""
-    assert all(r.success for r in world.sync())
-    return world
 
 
 def pet_url(world: World, mock_id: str = "default") -> str:

@@ -16,13 +16,6 @@ EXAMPLES = "petstore/mocks/default/petstore-examples.yaml"
 
 
 @pytest.fixture
-def synced(tmp_path: Path) -> Iterator[World]:
-    with make_world(tmp_path) as world:
-        assert all(r.success for r in world.sync())
-        yield world
-
-
-@pytest.fixture
 def unconfigured(tmp_path: Path) -> Iterator[World]:
     """Microcks not configured: the catalog sensor records work and requests no run."""
     with make_world(tmp_path, configured=False) as world:
