@@ -30,8 +30,8 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 import httpcore
 import httpx
 
-from microcks_pipeline.catalog.entity import EntityLocation
 from microcks_pipeline.errors import ArtifactPolicyError, ConfigError, TransientError
+from microcks_pipeline.model import EntityLocation
 from microcks_pipeline.scm import raw_content_url
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024  # Microcks' own upload limit

@@ -13,7 +13,9 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from microcks_pipeline.config import CONFIG_FILE_NAME, ConfigProblems, parse_config
+from microcks_pipeline.artifacts import ArtifactReader
+from microcks_pipeline.config import CONFIG_FILE_NAME, ConfigProblems, MicrocksConfig, parse_config
+from microcks_pipeline.references import reference_problems, repository_root
 from microcks_pipeline.yamlio import MAX_YAML_BYTES
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -21,43 +23,78 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 def _validate(args: argparse.Namespace) -> int:
     """Check microcks.yaml files: 0 all valid, 1 some invalid, 2 a path missing or nothing found."""
+    from microcks_pipeline.defs.settings import ALLOWED_HOSTS, artifact_url_policy
+
+    try:
+        policy = artifact_url_policy()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.repo is not None and not Path(args.repo).is_dir():
+        print(f"error: --repo {args.repo}: not a directory", file=sys.stderr)
+        return EXIT_USAGE
     worst = EXIT_OK
-    for given in args.paths:
-        files = list(_config_files(Path(given)))
-        if not files:
-            what = "path not found" if not os.path.lexists(given) else f"no {CONFIG_FILE_NAME} in"
-            print(f"error: {what}: {given}", file=sys.stderr)
-            worst = max(worst, EXIT_USAGE)
-        for path in files:
-            if not _validate_file(path):
-                worst = max(worst, EXIT_INVALID)
+    with ArtifactReader(policy) as reader:
+        check = _FileCheck(reader, args.repo, check_hosts=bool(os.environ.get(ALLOWED_HOSTS)))
+        for given in args.paths:
+            files = list(_config_files(Path(given)))
+            if not files:
+                what = (
+                    "path not found" if not os.path.lexists(given) else f"no {CONFIG_FILE_NAME} in"
+                )
+                print(f"error: {what}: {given}", file=sys.stderr)
+                worst = max(worst, EXIT_USAGE)
+            for path in files:
+                if not check.report(path):
+                    worst = max(worst, EXIT_INVALID)
     return worst
 
 
-def _validate_file(path: Path) -> bool:
-    """Report one file (summary on stdout, problems and warnings on stderr); True when valid."""
-    name = str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_YAML_BYTES:  # refuse before reading a huge file into memory
-            problems = [f"{name}: file is {size} bytes, over the {MAX_YAML_BYTES} byte limit"]
+class _FileCheck:
+    """Checks one microcks.yaml after another with one reader and one repository root rule."""
+
+    def __init__(self, reader: ArtifactReader, repo: str | None, *, check_hosts: bool) -> None:
+        self.reader = reader
+        self.repo = Path(repo) if repo else None
+        self.check_hosts = check_hosts
+
+    def report(self, path: Path) -> bool:
+        """Summary on stdout, problems then warnings on stderr; True when the file is valid."""
+        name = str(path)
+        problems, warnings, config = self.problems(path)
+        if problems:
+            print(f"invalid {name}: {len(problems)} problem(s)")
         else:
-            config = parse_config(path.read_bytes(), name)
-            problems = []
-    except ConfigProblems as exc:
-        problems = [str(p) for p in exc.problems]
-    except OSError as exc:
-        problems = [f"{name}: cannot read: {exc.strerror or exc}"]
-    if problems:
-        print(f"invalid {name}: {len(problems)} problem(s)")
+            assert config is not None
+            ids = ", ".join(m.mock_id for m in config.mocks)
+            print(f"ok {name}: {len(config.mocks)} mock(s): {ids}")
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
-        return False
-    ids = ", ".join(m.mock_id for m in config.mocks)
-    print(f"ok {name}: {len(config.mocks)} mock(s): {ids}")
-    for warning in config.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    return True
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        return not problems
+
+    def problems(self, path: Path) -> tuple[list[str], tuple[str, ...], MicrocksConfig | None]:
+        name = str(path)
+        try:
+            size = path.stat().st_size
+            if size > MAX_YAML_BYTES:  # refuse before reading a huge file into memory
+                return (
+                    [f"{name}: file is {size} bytes, over the {MAX_YAML_BYTES} byte limit"],
+                    (),
+                    None,
+                )
+            config = parse_config(path.read_bytes(), name)
+        except ConfigProblems as exc:
+            return [str(p) for p in exc.problems], exc.warnings, None
+        except OSError as exc:
+            return [f"{name}: cannot read: {exc.strerror or exc}"], (), None
+        root = self.repo or repository_root(path)
+        found = list(config.problems) + reference_problems(
+            config, path, root, self.reader, check_hosts=self.check_hosts
+        )
+        found.sort(key=lambda p: p.line or 0)
+        return [str(p) for p in found], config.warnings, config
 
 
 def _config_files(path: Path) -> Iterator[Path]:
@@ -73,9 +110,29 @@ def _config_files(path: Path) -> Iterator[Path]:
             yield Path(root) / CONFIG_FILE_NAME
 
 
+VALIDATE_EPILOG = f"""\
+Checks each file's fields against the JSON Schema, the files it names (they must exist inside
+the repository and be what they claim: OpenAPI/Swagger for openapi.path, APIExamples or
+APIMetadata for artifacts of kind examples or metadata) and its URLs (https only unless
+MICROCKS_PIPELINE_ALLOW_HTTP; hosts from MICROCKS_PIPELINE_ALLOWED_HOSTS when it is set).
+Exit codes: {EXIT_OK} every file valid, {EXIT_INVALID} a file invalid, {EXIT_USAGE} a path missing,
+no {CONFIG_FILE_NAME} found, or a bad command line."""
+
+
 def _add_validate(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("validate", help=f"check {CONFIG_FILE_NAME} files")
+    p = commands.add_parser(
+        "validate",
+        help=f"check {CONFIG_FILE_NAME} files",
+        epilog=VALIDATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("paths", nargs="+", metavar="path", help=f"a {CONFIG_FILE_NAME} or a folder")
+    p.add_argument(
+        "--repo",
+        metavar="DIR",
+        help="repository root no referenced path may leave (default: the folder holding .git "
+        "above each file, else the file's folder)",
+    )
     p.set_defaults(run=_validate)
 
 
@@ -113,6 +170,12 @@ def _add_serve_microcks(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_serve_microcks)
 
 
+def _add_plan(commands: argparse._SubParsersAction) -> None:
+    from microcks_pipeline.plan_command import add_parser  # light: Dagster loads in run
+
+    add_parser(commands)
+
+
 def _add_demo(commands: argparse._SubParsersAction) -> None:
     from microcks_pipeline.demo import add_parser  # light: Dagster and the server load in run
 
@@ -121,6 +184,7 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_validate,
+    _add_plan,
     _add_serve_microcks,
     _add_demo,
 ]

@@ -1,15 +1,23 @@
 """Parse and validate one microcks.yaml into mock specs, naming file, line and field (pure).
 
-We walk PyYAML's node graph rather than the loaded values because only the nodes keep line
-marks. Every violation is collected, so one run shows the author all of them; unknown keys are
-warnings. `schema/microcks.schema.json` describes the same rules for editors and CI; the tests
-keep the two in step.
+The rules live in one place, `schema/microcks.schema.json`; this module validates with it and
+turns each schema error into `file:line: field '…': message`, the line taken from PyYAML's node
+graph (only the nodes keep line marks) and the message from the rule's `x-message`. The parser
+adds what a schema of one value cannot see: duplicate keys and mockIds, several documents.
+
+Problems are kept per mock: a problem inside one entry of `spec.mocks` makes that mock invalid
+(`MicrocksConfig.invalid`) and leaves the others usable. Only a file that cannot be parsed, or a
+problem outside the entries (apiVersion, kind, spec, spec.mocks), raises `ConfigProblems`. An
+entry whose mockId is missing or invalid is named by its position, `spec.mocks[<i>]`, which no
+valid mockId can equal. Unknown keys are warnings, with a "did you mean" for near misses.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
+import difflib
+import functools
 import json
 import math
 import re
@@ -18,31 +26,23 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+import jsonschema
 import yaml
 
 from microcks_pipeline.errors import ConfigError
 from microcks_pipeline.identity import MOCK_ID_PATTERN
-from microcks_pipeline.yamlio import YamlError, compose_all, construct
+from microcks_pipeline.yamlio import YamlError, compose_all, new_constructor
 
 CONFIG_FILE_NAME = "microcks.yaml"
 API_VERSION = "bcgov.dev/v1alpha1"
 KIND = "MicrocksSync"
 
-# Path rules, written identically in the JSON Schema's `$defs.path`.
-_HTTP_URL = re.compile(r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\s]+([/?#]|$)")
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@")
-_DRIVE = re.compile(r"^[A-Za-z]:")
-_DOTDOT = re.compile(r"(^|[/\\])\.\.([/\\]|$)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
 _TAG = "tag:yaml.org,2002:"
 _MERGE_TAG = _TAG + "merge"
-_ROOT_KEYS = ("apiVersion", "kind", "spec")
-_SPEC_KEYS = ("mocks",)
-_MOCK_KEYS = ("mockId", "includeInSwagger", "openapi", "artifacts")
-_OPENAPI_KEYS = ("path",)
-_ARTIFACT_KEYS = ("kind", "path")
+_MOCKS = ("spec", "mocks")
+
+Path_ = tuple[str | int, ...]  # a location in the document: keys and list indexes
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class ArtifactRef:
     kind: str  # free-text label (examples, metadata, ...)
     path: str  # repo-relative path or absolute http(s) URL, as written
     line: int | None  # 1-based YAML line of the artifact entry
+    field_name: str | None = field(default=None, compare=False)  # spec.mocks[i].artifacts[j].path
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,20 @@ class MockSpec:
     # This mock's own entry as JSON-able data; it goes into the fingerprint. Do not mutate.
     entry: Mapping[str, Any] = field(hash=False)
     line: int | None = None
+    field_name: str | None = field(default=None, compare=False)  # spec.mocks[i]
+    openapi_line: int | None = field(default=None, compare=False)  # line of `openapi.path`
+
+
+@dataclass(frozen=True)
+class InvalidMock:
+    """A mock whose entry (or entries, for a duplicate mockId) has problems: it alone fails."""
+
+    mock_id: str  # the mockId, or `spec.mocks[<i>]` when the entry has no valid mockId
+    problems: tuple[ConfigError, ...]
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(str(p) for p in self.problems)
 
 
 @dataclass(frozen=True)
@@ -68,51 +83,93 @@ class MicrocksConfig:
     file: str  # display name used in messages
     mocks: tuple[MockSpec, ...]
     warnings: tuple[str, ...] = ()
+    invalid: tuple[InvalidMock, ...] = ()
+
+    @property
+    def problems(self) -> tuple[ConfigError, ...]:
+        """Every problem of the invalid mocks, in line order."""
+        found = [p for m in self.invalid for p in m.problems]
+        return tuple(sorted(found, key=lambda p: p.line or 0))
 
 
 class ConfigProblems(ConfigError):
-    """Every problem found in one microcks.yaml: the message lists them, one per line."""
+    """A microcks.yaml that fails as a whole: the message lists every problem, one per line.
 
-    def __init__(self, file: str, problems: list[ConfigError]) -> None:
+    `problems` holds all of them (whole-file and per-mock); `warnings` the unknown keys."""
+
+    def __init__(
+        self, file: str, problems: list[ConfigError], warnings: tuple[str, ...] = ()
+    ) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.file = file
         self.line = problems[0].line
         self.field = problems[0].field
         self.problems = problems
+        self.warnings = warnings
+
+
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of microcks.yaml, shipped inside the package."""
+    return json.loads(_schema_text())
+
+
+@functools.cache
+def _schema_text() -> str:
+    return resources.files("microcks_pipeline").joinpath("schema/microcks.schema.json").read_text()
+
+
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    """The schema with unknown keys made visible (they come back as warnings, not errors) and
+    its local `$ref`s inlined (the schema is not recursive; a lookup per use costs more than
+    the rule it finds)."""
+    schema = config_schema()
+    return jsonschema.Draft202012Validator(_closed(_inlined(schema, schema["$defs"])))
+
+
+def _inlined(schema: Any, defs: Mapping[str, Any]) -> Any:
+    """`schema` with every `{"$ref": "#/$defs/<name>"}` replaced by that definition."""
+    if isinstance(schema, list):
+        return [_inlined(s, defs) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref", "")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return _inlined(defs[ref.removeprefix("#/$defs/")], defs)
+    return {k: _inlined(v, defs) for k, v in schema.items() if k != "$defs"}
+
+
+@functools.cache
+def _path_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(config_schema()["$defs"]["path"])
+
+
+def _closed(schema: Any) -> Any:
+    """A copy where every object schema with `properties` refuses other keys."""
+    if isinstance(schema, list):
+        return [_closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _closed(v) for k, v in schema.items()}
+    if "properties" in out:
+        out.setdefault("additionalProperties", False)
+    return out
 
 
 def path_problem(path: str) -> str | None:
-    """Why an artifact path written in microcks.yaml is refused, or None when it is acceptable.
+    """Why the schema refuses an artifact path written in microcks.yaml, or None.
 
     The reader checks the resolved location again at read time; this catches the obvious
-    escapes early, with the author's line number.
-    """
-    if not path.strip():
-        return "must be a non-empty string"
-    if _CONTROL.search(path):
-        return "path contains a control character"
-    if _DOTDOT.search(path):
-        return "path contains a '..' segment; paths must stay inside the repository"
-    if path.startswith(("/", "\\")) or _DRIVE.match(path):
-        return "absolute paths are not allowed; write a path relative to microcks.yaml"
-    scheme = _SCHEME.match(path)
-    if scheme is None:
-        return None
-    name = scheme.group(0)[:-1].lower()
-    if name == "file":
-        return "file: URLs are not allowed; write a path relative to microcks.yaml"
-    if name not in ("http", "https"):
-        return f"unsupported URL scheme '{name}:'; use a relative path or an http(s) URL"
-    if _USERINFO.match(path):
-        return "credentials in URLs are not allowed; configure a token for the host instead"
-    if not _HTTP_URL.match(path):
-        return "malformed URL; expected http(s)://host/path"
+    escapes early, with the author's line number."""
+    for error in _path_validator().iter_errors(path):
+        return _message(error)
     return None
 
 
 def parse_config(text: str | bytes, file: str) -> MicrocksConfig:
-    """The mocks declared by one microcks.yaml; raises ConfigProblems listing every violation."""
-    walk = _Walk(file)
+    """The mocks declared by one microcks.yaml, each valid or with its problems.
+
+    Raises ConfigProblems when the file as a whole is unusable."""
     try:
         docs = compose_all(text)
     except YamlError as exc:
@@ -120,56 +177,68 @@ def parse_config(text: str | bytes, file: str) -> MicrocksConfig:
         raise ConfigProblems(file, [ConfigError(message, file=file, line=exc.line)]) from None
     if not docs:
         raise ConfigProblems(file, [ConfigError("empty microcks.yaml", file=file)])
+    doc = _Document(file)
+    try:
+        value = doc.value(docs[0], ())
+    except RecursionError:
+        raise ConfigProblems(file, [ConfigError("YAML nests too deeply", file=file)]) from None
+    finally:
+        doc.close()
     if len(docs) > 1:
-        walk.error(
-            docs[1],
-            None,
-            f"found {len(docs)} YAML documents; microcks.yaml must hold exactly one",
-        )
-    mocks = walk.root(docs[0])
-    if walk.problems:
-        raise ConfigProblems(file, sorted(walk.problems, key=lambda p: p.line or 0))
-    return MicrocksConfig(file=file, mocks=mocks, warnings=tuple(walk.warnings))
+        message = f"found {len(docs)} YAML documents; microcks.yaml must hold exactly one"
+        doc.error((), message, line=_line(docs[1]), field_name=None)
+    doc.check(value)
+    return doc.result(value)
 
 
-def config_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of microcks.yaml, shipped inside the package."""
-    text = resources.files("microcks_pipeline").joinpath("schema/microcks.schema.json").read_text()
-    return json.loads(text)
-
-
-class _Walk:
-    """One pass over a document's nodes, collecting problems and warnings with their lines."""
+class _Document:
+    """One document's values, the line of every location, and the problems found in it."""
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.problems: list[ConfigError] = []
-        self.warnings: list[str] = []
+        self.lines: dict[Path_, int] = {}
+        self.problems: list[tuple[Path_, ConfigError]] = []
+        self.warnings: list[tuple[int, str]] = []
+        self._constructor = new_constructor()
 
-    def error(self, at: yaml.Node | int | None, fld: str | None, message: str) -> None:
-        line = _line(at) if isinstance(at, yaml.Node) else at
-        self.problems.append(ConfigError(message, file=self.file, line=line, field=fld))
+    def close(self) -> None:
+        self._constructor.dispose()
 
-    def warn(self, at: yaml.Node, fld: str, message: str) -> None:
-        self.warnings.append(str(ConfigError(message, file=self.file, line=_line(at), field=fld)))
+    def error(
+        self, at: Path_, message: str, *, line: int | None = None, field_name: str | None = ""
+    ) -> None:
+        """A problem at `at`; its field is the dotted path unless `field_name` says otherwise."""
+        name = _field(at) if field_name == "" else field_name
+        where = line if line is not None else self.line(at)
+        self.problems.append((at, ConfigError(message, file=self.file, line=where, field=name)))
 
-    def mapping(
-        self, node: yaml.Node, fld: str, known: tuple[str, ...]
-    ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
-        """Key -> (key node, value node), merges applied; warns on unknown keys."""
-        if not isinstance(node, yaml.MappingNode):
-            where = f"'{fld}' " if fld else "the document "
-            self.error(node, fld or None, f"{where}must be a mapping, found {_kind(node)}")
-            return None
-        pairs = self._pairs(node, fld, set())
-        for key, (key_node, _) in pairs.items():
-            if key not in known:
-                self.warn(key_node, _join(fld, key), "unknown key")
-        return pairs
+    def line(self, at: Path_) -> int | None:
+        while at not in self.lines and at:
+            at = at[:-1]
+        return self.lines.get(at)
+
+    # ---- nodes → values ---------------------------------------------------------------------
+
+    def value(self, node: yaml.Node, at: Path_) -> Any:
+        self.lines.setdefault(at, _line(node))
+        if isinstance(node, yaml.MappingNode):
+            pairs = self._pairs(node, at, set())
+            for key, (key_node, _) in pairs.items():
+                self.lines[(*at, key)] = _line(key_node)
+            return {key: self.value(v, (*at, key)) for key, (_, v) in pairs.items()}
+        if isinstance(node, yaml.SequenceNode):
+            return [self.value(item, (*at, i)) for i, item in enumerate(node.value)]
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except yaml.MarkedYAMLError as exc:
+            problem = " ".join(str(exc.problem or exc).split())
+            self.error(at, f"invalid YAML value: {problem}")
+            return _Invalid()
 
     def _pairs(
-        self, node: yaml.MappingNode, fld: str, visiting: set[int]
+        self, node: yaml.MappingNode, at: Path_, visiting: set[int]
     ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """Key → (key node, value node), merges applied as YAML does (explicit keys win)."""
         visiting = visiting | {id(node)}
         explicit: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         merged: dict[str, tuple[yaml.Node, yaml.Node]] = {}
@@ -180,184 +249,227 @@ class _Walk:
                 )
                 for source in sources:
                     if not isinstance(source, yaml.MappingNode) or id(source) in visiting:
-                        self.error(source, fld or None, "'<<' must merge mappings")
+                        self.error(at, "'<<' must merge mappings", line=_line(source))
                         continue
-                    for key, pair in self._pairs(source, fld, visiting).items():
+                    for key, pair in self._pairs(source, at, visiting).items():
                         merged.setdefault(key, pair)  # earlier sources win, as in YAML
                 continue
-            key = key_node.value if _is(key_node, "str") else _display_key(key_node)
-            key = _escape(key)
+            key = key_node.value if _is_str(key_node) else _display_key(key_node)
             if key in explicit:
                 first = _line(explicit[key][0])
-                self.error(key_node, _join(fld, key), f"duplicate key (first at line {first})")
+                message = f"duplicate key (first at line {first})"
+                self.error((*at, key), message, line=_line(key_node))
                 continue
             explicit[key] = (key_node, value_node)
         return {**merged, **explicit}
 
-    def root(self, node: yaml.Node) -> tuple[MockSpec, ...]:
-        top = self.mapping(node, "", _ROOT_KEYS)
-        if top is None:
-            return ()
-        for key, expected in (("apiVersion", API_VERSION), ("kind", KIND)):
-            if key in top:
-                value = top[key][1]
-                if not (_is(value, "str") and value.value == expected):
-                    self.error(value, key, f"must be '{expected}', found {_show(value)}")
-        if "spec" not in top:
-            self.error(node, "spec", "required field is missing")
-            return ()
-        spec = self.mapping(top["spec"][1], "spec", _SPEC_KEYS)
-        if spec is None:
-            return ()
-        if "mocks" not in spec:
-            self.error(top["spec"][0], "spec.mocks", "required field is missing")
-            return ()
-        mocks_node = spec["mocks"][1]
-        if not isinstance(mocks_node, yaml.SequenceNode) or not mocks_node.value:
-            found = (
-                "an empty list" if isinstance(mocks_node, yaml.SequenceNode) else _kind(mocks_node)
-            )
-            self.error(
-                mocks_node, "spec.mocks", f"must be a non-empty list of mocks, found {found}"
-            )
-            return ()
-        seen: dict[str, int] = {}
-        out: list[MockSpec] = []
-        for i, entry in enumerate(mocks_node.value):
-            mock = self.mock(entry, f"spec.mocks[{i}]", seen)
-            if mock is not None:
-                out.append(mock)
-        return tuple(out)
+    # ---- rules ------------------------------------------------------------------------------
 
-    def mock(self, node: yaml.Node, fld: str, seen: dict[str, int]) -> MockSpec | None:
-        m = self.mapping(node, fld, _MOCK_KEYS)
-        if m is None:
-            return None
-        before = len(self.problems)
-        mock_id = ""
-        if "mockId" not in m:
-            self.error(node, f"{fld}.mockId", "required field is missing")
-        else:
-            id_node = m["mockId"][1]
-            if not _is(id_node, "str"):
-                self.error(id_node, f"{fld}.mockId", f"must be a string, found {_kind(id_node)}")
-            elif not MOCK_ID_PATTERN.fullmatch(id_node.value):  # `$` alone allows a final "\n"
-                self.error(
-                    id_node,
-                    f"{fld}.mockId",
-                    f"mockId {_show(id_node)} must match {MOCK_ID_PATTERN.pattern} "
-                    "(letters, digits, '.', '_', '-'; at most 63 characters)",
-                )
-            elif id_node.value in seen:
-                self.error(
-                    id_node,
-                    f"{fld}.mockId",
-                    f"duplicate mockId '{id_node.value}' (first at line {seen[id_node.value]})",
-                )
+    def check(self, value: Any) -> None:
+        """Every schema error as a problem (unknown keys as warnings), then duplicate mockIds."""
+        for error in _validator().iter_errors(value):
+            at: Path_ = tuple(error.absolute_path)
+            if error.validator == "additionalProperties":
+                self._unknown_keys(error, at)
+            elif error.validator == "required":
+                for name in error.validator_value:
+                    if name not in error.instance:
+                        hint = _near_miss(name, error.instance, error.schema)
+                        self.error((*at, name), "required field is missing" + hint)
             else:
-                mock_id = id_node.value
-                seen[mock_id] = _line(id_node)
-        include = True
-        if "includeInSwagger" in m:
-            flag = m["includeInSwagger"][1]
-            if _is(flag, "bool"):
-                include = yaml.SafeLoader.bool_values[flag.value.lower()]
-            else:
-                self.error(
-                    flag, f"{fld}.includeInSwagger", f"must be true or false, found {_show(flag)}"
-                )
-        openapi_path = None
-        if "openapi" in m:
-            openapi = self.mapping(m["openapi"][1], f"{fld}.openapi", _OPENAPI_KEYS)
-            if openapi is not None:
-                openapi_path = self.path(openapi, m["openapi"][0], f"{fld}.openapi")
-        artifacts = (
-            self.artifacts(m["artifacts"][1], f"{fld}.artifacts") if "artifacts" in m else ()
-        )
-        if len(self.problems) > before:
-            return None
-        entry = self.entry(node, fld)
-        if entry is None:
-            return None
-        return MockSpec(mock_id, include, openapi_path, artifacts, entry, _line(node))
+                self.error(at, _message(error))
+        self._duplicate_mock_ids(value)
 
-    def artifacts(self, node: yaml.Node, fld: str) -> tuple[ArtifactRef, ...]:
-        if not isinstance(node, yaml.SequenceNode):
-            self.error(node, fld, f"must be a list of artifacts, found {_kind(node)}")
-            return ()
-        out: list[ArtifactRef] = []
-        for i, entry in enumerate(node.value):
-            a = self.mapping(entry, f"{fld}[{i}]", _ARTIFACT_KEYS)
-            if a is None:
+    def _unknown_keys(self, error: jsonschema.ValidationError, at: Path_) -> None:
+        known = error.schema.get("properties", {})
+        for key in error.instance:
+            if key not in known:
+                guess = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+                hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+                text = str(
+                    ConfigError(
+                        f"unknown key '{_escape(key)}'{hint}",
+                        file=self.file,
+                        line=self.line((*at, key)),
+                        field=_field(at),
+                    )
+                )
+                self.warnings.append((self.line((*at, key)) or 0, text))
+
+    def _duplicate_mock_ids(self, value: Any) -> None:
+        mocks = value.get("spec", {}).get("mocks") if isinstance(value, dict) else None
+        if not isinstance(mocks, list) or not isinstance(value["spec"], dict):
+            return
+        seen: dict[str, int | None] = {}
+        for i, entry in enumerate(mocks):
+            mock_id = _valid_id(entry)
+            if mock_id is None:
                 continue
-            kind = self.text(a, entry, f"{fld}[{i}]", "kind")
-            path = self.path(a, entry, f"{fld}[{i}]")
-            if kind is not None and path is not None:
-                out.append(ArtifactRef(kind=kind, path=path, line=_line(entry)))
-        return tuple(out)
+            at = (*_MOCKS, i, "mockId")
+            if mock_id in seen:
+                self.error(at, f"duplicate mockId '{mock_id}' (first at line {seen[mock_id]})")
+            else:
+                seen[mock_id] = self.line(at)
 
-    def text(self, m: dict, owner: yaml.Node, fld: str, key: str) -> str | None:
-        """A required non-empty string field of mapping `m`."""
-        if key not in m:
-            self.error(owner, f"{fld}.{key}", "required field is missing")
-            return None
-        node = m[key][1]
-        if not _is(node, "str") or not node.value.strip():
-            self.error(node, f"{fld}.{key}", f"must be a non-empty string, found {_show(node)}")
-            return None
-        return node.value
+    # ---- result -----------------------------------------------------------------------------
 
-    def path(self, m: dict, owner: yaml.Node, fld: str) -> str | None:
-        path = self.text(m, owner, fld, "path")
-        if path is None:
-            return None
-        problem = path_problem(path)
-        if problem is not None:
-            self.error(m["path"][1], f"{fld}.path", problem)
-            return None
-        return path
+    def result(self, value: Any) -> MicrocksConfig:
+        warnings = tuple(text for _, text in sorted(self.warnings, key=lambda w: w[0]))
+        whole = [p for at, p in self.problems if _entry_index(at) is None]
+        if whole:
+            every = sorted(_unique(p for _, p in self.problems), key=lambda p: p.line or 0)
+            raise ConfigProblems(self.file, every, warnings)
+        entries: list[Any] = value["spec"]["mocks"]
+        failing: dict[str, list[ConfigError]] = {}
+        for at, problem in self.problems:
+            index = _entry_index(at)
+            assert index is not None
+            failing.setdefault(_mock_key(entries[index], index), []).append(problem)
+        mocks = tuple(
+            self._mock(entry, i)
+            for i, entry in enumerate(entries)
+            if _mock_key(entry, i) not in failing
+        )
+        invalid = tuple(
+            InvalidMock(key, tuple(sorted(_unique(found), key=lambda p: p.line or 0)))
+            for key, found in failing.items()
+        )
+        return MicrocksConfig(self.file, mocks, warnings, invalid)
 
-    def entry(self, node: yaml.Node, fld: str) -> dict[str, Any] | None:
-        try:
-            return _jsonable(construct(node))
-        except YamlError as exc:
-            self.error(exc.line, fld, " ".join(str(exc).split()))
-            return None
+    def _mock(self, entry: dict[str, Any], index: int) -> MockSpec:
+        at = (*_MOCKS, index)
+        artifacts = tuple(
+            ArtifactRef(
+                a["kind"],
+                a["path"],
+                self.line((*at, "artifacts", j)),
+                _field((*at, "artifacts", j, "path")),
+            )
+            for j, a in enumerate(entry.get("artifacts", ()))
+        )
+        openapi = entry.get("openapi")
+        return MockSpec(
+            mock_id=entry["mockId"],
+            include_in_swagger=entry.get("includeInSwagger", True),
+            openapi_path=openapi["path"] if openapi is not None else None,
+            artifacts=artifacts,
+            entry=_jsonable(entry),
+            line=self.line(at),
+            field_name=_field(at),
+            openapi_line=self.line((*at, "openapi", "path")) if openapi is not None else None,
+        )
+
+
+class _Invalid:
+    """Stands for a value YAML could not construct; no schema type accepts it."""
+
+
+def _entry_index(at: Path_) -> int | None:
+    """The index of the mock entry `at` lies in, or None for a whole-file location."""
+    if len(at) >= 3 and at[:2] == _MOCKS and isinstance(at[2], int):
+        return at[2]
+    return None
+
+
+def _valid_id(entry: Any) -> str | None:
+    mock_id = entry.get("mockId") if isinstance(entry, dict) else None
+    return mock_id if isinstance(mock_id, str) and MOCK_ID_PATTERN.fullmatch(mock_id) else None
+
+
+def _mock_key(entry: Any, index: int) -> str:
+    return _valid_id(entry) or f"spec.mocks[{index}]"
+
+
+def _unique(problems: Any) -> list[ConfigError]:
+    """One problem per field (the first the rules found), whole-document problems all kept."""
+    out: list[ConfigError] = []
+    fields: set[str] = set()
+    for problem in problems:
+        if problem.field is not None:
+            if problem.field in fields:
+                continue
+            fields.add(problem.field)
+        out.append(problem)
+    return out
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """The operator's message for one schema error: the rule's x-message, what was found."""
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    text = schema.get("x-message")
+    if error.validator == "type":
+        text = schema.get("x-type-message", text)
+    if error.validator == "const":
+        return f"must be '{error.validator_value}', found {_show(error.instance)}"
+    if text is None:
+        return "is not valid here"  # jsonschema's own text may echo a secret-bearing value
+    if error.validator in ("type", "minItems") or schema.get("x-show-value"):
+        return f"{text}, found {_show(error.instance)}"
+    return text
+
+
+def _near_miss(name: str, instance: Any, schema: Mapping[str, Any]) -> str:
+    """`, found unknown key 'pth' (did you mean 'path'?)` when an unknown key is close to `name`."""
+    known = schema.get("properties", {})
+    unknown = [k for k in instance if isinstance(k, str) and k not in known]
+    close = difflib.get_close_matches(name, unknown, n=1, cutoff=0.6)
+    if not close:
+        return ""
+    return f"; found unknown key '{_escape(close[0])}' (did you mean '{name}'?)"
+
+
+def _field(at: Path_) -> str | None:
+    out = ""
+    for part in at:
+        out += f"[{part}]" if isinstance(part, int) else (f".{_escape(part)}" if out else part)
+    return out or None
 
 
 def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
-def _is(node: yaml.Node, tag: str) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == _TAG + tag
-
-
-def _join(fld: str, key: str) -> str:
-    return f"{fld}.{key}" if fld else key
-
-
-def _kind(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
-        return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
-        return "an empty list" if not node.value else "a list"
-    names = {"null": "null", "bool": "a boolean", "int": "a number", "float": "a number"}
-    names |= {"str": "a string", "timestamp": "a date", "binary": "binary data"}
-    return names.get(node.tag.removeprefix(_TAG), f"a value tagged {node.tag}")
-
-
-def _show(node: yaml.Node) -> str:
-    """A short rendering of a scalar for messages (long values are cut)."""
-    if not isinstance(node, yaml.ScalarNode) or node.tag == _TAG + "null":
-        return _kind(node)
-    value = node.value if len(node.value) <= 80 else node.value[:77] + "..."
-    value = _escape(value)
-    return f"'{value}'" if node.tag == _TAG + "str" else f"{_kind(node)} {value}"
+def _is_str(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == _TAG + "str"
 
 
 def _display_key(node: yaml.Node) -> str:
     return node.value if isinstance(node, yaml.ScalarNode) else f"<{_kind(node)}>"
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, yaml.MappingNode | dict):
+        return "a mapping"
+    if isinstance(value, yaml.SequenceNode | list):
+        items = value.value if isinstance(value, yaml.Node) else value
+        return "an empty list" if not items else "a list"
+    if isinstance(value, yaml.Node):
+        return f"a value tagged {value.tag}"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, datetime.date):
+        return "a date"
+    if isinstance(value, bytes):
+        return "binary data"
+    return "a value YAML could not read" if isinstance(value, _Invalid) else "a value"
+
+
+def _show(value: Any) -> str:
+    """A short rendering of a scalar for messages (long values cut, credentials never shown)."""
+    if isinstance(value, str):
+        if "@" in value:
+            return "a string"
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        return f"'{_escape(shown)}'"
+    if isinstance(value, bool | int | float):
+        return f"{_kind(value)} {json.dumps(value)}"
+    return _kind(value)
 
 
 def _escape(text: str) -> str:

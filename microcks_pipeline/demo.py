@@ -3,19 +3,23 @@
 Layout of the work directory (`.demo/` by default, gitignored):
 
     .microcks-pipeline-demo   marker: only a directory holding it is ever cleaned
+    demo.lock                 locked (flock) by the running demo and its dagster dev, with its pid
     catalog/                  copy of examples/catalog, made once (edits survive restarts)
     status.db                 the status store (SQLite), fresh at every start
     dagster_home/             DAGSTER_HOME with the demo dagster.yaml, fresh at every start
     dagster.log               output of `dagster dev`
 
 The local Microcks keeps its services in memory, so every start syncs from scratch: the status
-store and Dagster's history are recreated with it, only the catalog copy is kept.
+store and Dagster's history are recreated with it, only the catalog copy is kept. That is
+why a second demo must never start in a folder a running one uses: the lock refuses it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import fcntl
 import os
 import secrets
 import shutil
@@ -38,6 +42,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CATALOG = PROJECT_ROOT / "examples" / "catalog"
 WORKSPACE = PROJECT_ROOT / "workspace.yaml"
 MARKER = ".microcks-pipeline-demo"
+LOCK = "demo.lock"
 CLIENT_ID = "microcks-serviceaccount"
 CLIENT_ROLES = ["user", "manager"]
 HOST = "127.0.0.1"
@@ -69,6 +74,10 @@ class DemoPaths:
     @property
     def marker(self) -> Path:
         return self.workdir / MARKER
+
+    @property
+    def lock(self) -> Path:
+        return self.workdir / LOCK
 
     @property
     def catalog(self) -> Path:
@@ -153,6 +162,8 @@ def check_ports_free(host: str, ports: Mapping[str, int]) -> None:
         raise DemoError(f"the ports must differ: {', '.join(ports)}")
     for flag, port in ports.items():
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            # As uvicorn binds: a port whose old connections wait in TIME_WAIT is free to use.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((host, port))
             except OSError:
@@ -161,22 +172,61 @@ def check_ports_free(host: str, ports: Mapping[str, int]) -> None:
                 ) from None
 
 
+def check_workdir(paths: DemoPaths) -> None:
+    """Refuse a work directory that is a file, or a non-empty one the demo did not make, so a
+    wrong --workdir never has its files replaced or deleted."""
+    workdir = paths.workdir
+    if not workdir.exists():
+        return
+    if not workdir.is_dir():
+        raise DemoError(f"{workdir} is not a directory; give another --workdir")
+    if not paths.marker.exists() and any(p.name != LOCK for p in workdir.iterdir()):
+        raise DemoError(
+            f"{workdir} is not empty and was not made by the demo; give another --workdir"
+        )
+
+
+def lock_workdir(paths: DemoPaths) -> int:
+    """Hold the work directory's lock for this process (and what inherits the returned fd).
+
+    The kernel drops a flock when its holders exit, so a lock file left by a killed demo is
+    stale by construction and simply taken over. Raises DemoError when a running demo holds it.
+    """
+    check_workdir(paths)
+    paths.workdir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        holder = os.read(fd, 32).decode(errors="replace").strip()
+        os.close(fd)
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise DemoError(f"cannot lock {paths.lock}: {exc.strerror}") from None
+        by = f" (pid {holder})" if holder.isdigit() else ""
+        raise DemoError(
+            f"{paths.workdir} is in use by another running demo{by}; stop that one first, "
+            "or give this one its own folder with --workdir DIR"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
 def prepare_workdir(paths: DemoPaths, *, reset: bool, sample: Path = SAMPLE_CATALOG) -> bool:
     """Create the work directory; True when the catalog was (re)copied from the sample.
 
-    Only a directory carrying the demo marker (or an empty or new one) is used, so a wrong
-    --workdir never has its files replaced or deleted.
+    The caller holds the lock (`lock_workdir`): everything but the lock file may be replaced.
     """
+    check_workdir(paths)
     workdir = paths.workdir
-    if workdir.exists():
-        if not workdir.is_dir():
-            raise DemoError(f"{workdir} is not a directory; give another --workdir")
-        if not paths.marker.exists() and any(workdir.iterdir()):
-            raise DemoError(
-                f"{workdir} is not empty and was not made by the demo; give another --workdir"
-            )
-        if reset:
-            shutil.rmtree(workdir)
+    if reset and workdir.exists():
+        for entry in workdir.iterdir():
+            if entry.name == LOCK:
+                continue  # its inode is what a second demo would find locked
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
     if not sample.is_dir():
         raise DemoError(f"the sample catalog {sample} is missing; run the demo from a clone")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -246,10 +296,15 @@ def _tree(root: int, alive: bool, known: Mapping[int, int]) -> dict[int, int]:
 
 
 def start_group(
-    command: Sequence[str], *, env: Mapping[str, str], cwd: Path, log: Path
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    log: Path,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
     """Start `command` in its own session and process group (so Ctrl-C reaches only the demo),
-    its output appended to `log`."""
+    its output appended to `log`; `pass_fds` are inherited (the work directory's lock)."""
     with open(log, "ab") as out:
         return subprocess.Popen(
             list(command),
@@ -259,6 +314,7 @@ def start_group(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            pass_fds=tuple(pass_fds),
         )
 
 
@@ -356,7 +412,12 @@ def _banner(paths: DemoPaths, *, copied: bool, ui_url: str, microcks: str, url: 
 
 
 def _until_stopped(
-    args: argparse.Namespace, paths: DemoPaths, stack: contextlib.ExitStack, *, copied: bool
+    args: argparse.Namespace,
+    paths: DemoPaths,
+    stack: contextlib.ExitStack,
+    *,
+    copied: bool,
+    lock: int,
 ) -> None:
     """Start both servers (stopped by `stack`), wait for the first mock, then for a signal."""
     from microcks_pipeline.localserver import ServerConfig, running_server
@@ -371,8 +432,13 @@ def _until_stopped(
         ) from None
     env = demo_env(os.environ, paths=paths, microcks_url=server.base_url, client_secret=secret)
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(WORKSPACE)]
+    # dagster dev inherits the lock: the folder stays taken while it runs, even if we die.
     dagster = start_group(
-        [*command, "-h", HOST, "-p", str(args.port)], env=env, cwd=paths.workdir, log=paths.log
+        [*command, "-h", HOST, "-p", str(args.port)],
+        env=env,
+        cwd=paths.workdir,
+        log=paths.log,
+        pass_fds=(lock,),
     )
     stack.callback(stop_group, dagster)
     stack.callback(print, "stopping ...", flush=True)
@@ -407,10 +473,29 @@ def run(args: argparse.Namespace) -> int:
     paths = DemoPaths(Path(args.workdir).resolve())
     try:
         check_ports_free(HOST, {"--port": args.port, "--microcks-port": args.microcks_port})
-        copied = prepare_workdir(paths, reset=args.reset)
-    except DemoError as exc:
+        lock = lock_workdir(paths)
+    except (DemoError, OSError) as exc:
+        return _refused(exc, f"cannot use {paths.workdir}")
+    try:
+        return _run_locked(args, paths, lock)
+    finally:
+        os.close(lock)
+
+
+def _refused(exc: DemoError | OSError, doing: str) -> int:
+    """One `error:` line saying why the demo cannot start (never a traceback); its exit code."""
+    if isinstance(exc, DemoError):
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    print(f"error: {doing}: {exc.strerror or exc}", file=sys.stderr)
+    return EXIT_CANNOT_START
+
+
+def _run_locked(args: argparse.Namespace, paths: DemoPaths, lock: int) -> int:
+    try:
+        copied = prepare_workdir(paths, reset=args.reset)
+    except (DemoError, OSError) as exc:
+        return _refused(exc, f"cannot prepare {paths.workdir}")
 
     # Also when started in the background, where a shell leaves SIGINT ignored.
     previous = signal.signal(signal.SIGTERM, _raise_stop), signal.getsignal(signal.SIGINT)
@@ -420,7 +505,7 @@ def run(args: argparse.Namespace) -> int:
         with contextlib.ExitStack() as stack:
             stack.callback(print, "stopped", flush=True)
             try:
-                _until_stopped(args, paths, stack, copied=copied)
+                _until_stopped(args, paths, stack, copied=copied, lock=lock)
             except DemoError as exc:
                 print(f"error: {exc}", file=sys.stderr, flush=True)
                 code = exc.exit_code

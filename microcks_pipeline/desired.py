@@ -16,11 +16,11 @@ from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from microcks_pipeline.artifacts import ArtifactReader, Source, sha256_hex, url_folder
-from microcks_pipeline.catalog.entity import Entity
 from microcks_pipeline.config import MockSpec, parse_config
 from microcks_pipeline.errors import ConfigError, PermanentError, PipelineError
 from microcks_pipeline.identity import service_version
 from microcks_pipeline.locate import locate_config
+from microcks_pipeline.model import Entity
 from microcks_pipeline.stamp import (
     ParsedDoc,
     parse_document,
@@ -315,8 +315,9 @@ def _failure(ref: str, mock_id: str, exc: Exception) -> MockFailure:
 def load_entity_desired(entity: Entity, reader: ArtifactReader) -> EntityDesired:
     """Every mock the entity declares, stamped and fingerprinted, or the failure of each.
 
-    Entity-level problems (annotation, microcks.yaml missing or invalid) give one failure with
-    mock_id ENTITY_MOCK_ID; a mock's own problems fail that mock only."""
+    Entity-level problems (annotation, microcks.yaml missing or unparseable, a whole-file
+    field invalid) give one failure with mock_id ENTITY_MOCK_ID; a mock's own problems (in its
+    entry or its files) fail that mock only."""
     files = _EntityFiles(reader, entity)
     try:
         source = locate_config(entity, reader)
@@ -330,7 +331,8 @@ def load_entity_desired(entity: Entity, reader: ArtifactReader) -> EntityDesired
         return EntityDesired(entity.ref, entity.name, (), (failure,))
     folder = _config_folder(source)
     mocks: list[DesiredMock] = []
-    failures: list[MockFailure] = []
+    # A problem in one mock's entry fails that mock only (its reason names file:line:field).
+    failures = [_failure(entity.ref, m.mock_id, ConfigError(m.reason)) for m in config.invalid]
     for spec in config.mocks:
         try:
             mocks.append(_load_mock(entity, spec, files, folder))

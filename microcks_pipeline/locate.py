@@ -6,9 +6,9 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 from microcks_pipeline.artifacts import ArtifactReader, Source
-from microcks_pipeline.catalog.entity import Entity
 from microcks_pipeline.errors import ArtifactPolicyError, ConfigError
 from microcks_pipeline.identity import ANNOTATION
+from microcks_pipeline.model import Entity
 
 CONFIG_FILE_NAME = "microcks.yaml"
 _PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")

@@ -20,8 +20,9 @@ from microcks_pipeline.catalog.entity import CatalogSource, Entity
 from microcks_pipeline.desired import EntityDesired, load_entity_desired
 from microcks_pipeline.errors import CatalogUnavailable, PipelineError
 from microcks_pipeline.filestat import StatKey, stat_key, unchanged
-from microcks_pipeline.plan import plan_changes
-from microcks_pipeline.store import Event, StatusStore
+from microcks_pipeline.model import Event
+from microcks_pipeline.plan import OnInvalid, plan_changes
+from microcks_pipeline.store import StatusStore
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class ProcessResult:
     rows_written: int
     events_written: int
     problems: tuple[str, ...]
+    load_failures: tuple[str, ...] = ()  # `<ref> <mock>: <reason>` of newly failed mocks
     changes: tuple[Event, ...] = ()  # the events written: what changed, mock by mock
 
 
@@ -105,6 +107,25 @@ def _group(index: Iterator[tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
     return {ref: tuple(rows) for ref, rows in grouped.items()}
 
 
+def _settle(
+    cache: ScanCache,
+    desired: dict[str, EntityDesired],
+    rows_by_ref: dict[str, tuple[Any, ...]],
+    changed: set[str],
+    listed: set[str],
+) -> None:
+    """Remember the entities this pass left unchanged; forget those that changed or left."""
+    for ref, state in desired.items():
+        if ref not in changed:
+            cache.settled[ref] = (state, rows_by_ref.get(ref, ()))
+    for ref in list(cache.settled):
+        if ref in changed or ref not in listed:
+            del cache.settled[ref]
+    for ref in list(cache.loaded):
+        if ref not in listed:  # entities that left: do not keep their files' bytes
+            del cache.loaded[ref]
+
+
 def process_catalog(
     source: CatalogSource,
     reader: ArtifactReader,
@@ -112,11 +133,12 @@ def process_catalog(
     *,
     now: datetime | None = None,
     cache: ScanCache | None = None,
+    on_invalid: OnInvalid = "delete",
 ) -> ProcessResult:
     """List the catalog, load every entity's desired mocks, and record what changed.
 
     A failed listing changes nothing (an entity's absence proves nothing then); an unchanged
-    catalog writes no row and no event.
+    catalog writes no row and no event. `on_invalid`: see `plan.plan_changes`.
     """
     cache = cache if cache is not None else ScanCache()
     try:
@@ -140,17 +162,9 @@ def process_catalog(
         if ref in desired or ref not in listed
         for row in rows
     ]
-    plan = plan_changes(snapshot, desired, planned_rows)
+    plan = plan_changes(snapshot, desired, planned_rows, on_invalid=on_invalid)
     changed = plan.entity_refs
-    for ref, state in desired.items():
-        if ref not in changed:
-            cache.settled[ref] = (state, rows_by_ref.get(ref, ()))
-    for ref in list(cache.settled):
-        if ref in changed or ref not in listed:
-            del cache.settled[ref]
-    for ref in list(cache.loaded):
-        if ref not in listed:  # entities that left: do not keep their files' bytes
-            del cache.loaded[ref]
+    _settle(cache, desired, rows_by_ref, changed, listed)
 
     new_refs = tuple(
         e.ref for e in snapshot.entities if e.ref not in rows_by_ref and e.ref in changed
@@ -165,5 +179,6 @@ def process_catalog(
         rows_written=written,
         events_written=events,
         problems=snapshot.problems,
+        load_failures=plan.load_failures,
         changes=plan.events if events else (),
     )

@@ -85,6 +85,12 @@ def construct(node: yaml.Node) -> Any:
         loader.dispose()
 
 
+def new_constructor() -> Any:
+    """A safe constructor for single nodes of a composed graph (`construct_object`); the
+    caller calls `dispose()` when done."""
+    return _Loader("")
+
+
 def load_all(text: str | bytes, *, max_bytes: int = MAX_YAML_BYTES) -> list[Any]:
     """Every document of a multi-document file, as plain Python values."""
     return [construct(n) for n in compose_all(text, max_bytes=max_bytes)]

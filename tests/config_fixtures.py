@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from microcks_pipeline.config import ConfigProblems, parse_config
+from microcks_pipeline.errors import ConfigError
 from microcks_pipeline.yamlio import MAX_YAML_BYTES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,6 +28,14 @@ spec:
           path: ./examples.yaml
 """
 
+# The APIExamples document VALID's artifact names, for checks that read referenced files.
+EXAMPLES = """\
+apiVersion: mocks.microcks.io/v1alpha1
+kind: APIExamples
+metadata: {name: orders, version: "1"}
+operations: {}
+"""
+
 
 @dataclass(frozen=True)
 class BadCase:
@@ -34,6 +44,11 @@ class BadCase:
     field: str | None  # the field the error names (None: the whole file or document)
     says: str  # a phrase the message must contain
     schema_sees: bool = True  # False: a rule JSON Schema cannot express (the parser enforces it)
+
+    @property
+    def whole_file(self) -> bool:
+        """True when the problem lies outside every mock entry: the whole file fails."""
+        return self.field is None or not self.field.startswith("spec.mocks[")
 
     @property
     def line(self) -> int | None:
@@ -264,7 +279,7 @@ BAD_CASES: tuple[BadCase, ...] = (
         "unsupported URL scheme",
         _artifact_path("ftp://files.example.com/examples.yaml"),
         "spec.mocks[0].artifacts[0].path",
-        "unsupported URL scheme 'ftp:'",
+        "unsupported URL scheme",
     ),
     BadCase(
         "credentials inside a URL",
@@ -286,6 +301,16 @@ BAD_CASES: tuple[BadCase, ...] = (
         False,
     ),
 )
+
+
+def problems_of(text: str | bytes, file: str = "microcks.yaml") -> tuple[list[ConfigError], bool]:
+    """Every problem parse_config finds in `text`, and whether they fail the whole file."""
+    try:
+        config = parse_config(text, file)
+    except ConfigProblems as exc:
+        return exc.problems, True
+    return list(config.problems), False
+
 
 # Path strings and whether microcks.yaml may name them (the reader re-checks at read time).
 PATHS: tuple[tuple[str, bool], ...] = (

@@ -170,3 +170,17 @@ def metadata_of(result: dg.ExecuteInProcessResult) -> dict[str, object]:
 def request_for(requests: Sequence[dg.RunRequest], entity_ref: str) -> dg.RunRequest:
     (found,) = [r for r in requests if r.tags.get("microcks/entity") == entity_ref]
     return found
+
+
+BROKEN_LINE = '      includeInSwagger: "yes"'
+
+
+def break_petstore_fallback(world: World) -> tuple[Path, int]:
+    """Give petstore's `fallback` mock entry an invalid field; (its microcks.yaml, the line)."""
+    config = world.catalog_dir / "petstore/microcks.yaml"
+    text = config.read_text()
+    assert "    - mockId: fallback\n" in text
+    config.write_text(
+        text.replace("    - mockId: fallback\n", f"    - mockId: fallback\n{BROKEN_LINE}\n")
+    )
+    return config, config.read_text().splitlines().index(BROKEN_LINE) + 1

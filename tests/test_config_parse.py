@@ -106,11 +106,11 @@ def test_unknown_keys_are_warnings_with_file_line_and_field() -> None:
 
     assert [m.mock_id for m in config.mocks] == ["default"]
     assert config.warnings == (
-        f"{FILE}:2: field 'metadata': unknown key",
-        f"{FILE}:4: field 'spec.mockz': unknown key",
-        f"{FILE}:7: field 'spec.mocks[0].description': unknown key",
-        f"{FILE}:8: field 'spec.mocks[0].openapi.format': unknown key",
-        f"{FILE}:10: field 'spec.mocks[0].artifacts[0].order': unknown key",
+        f"{FILE}:2: unknown key 'metadata'",
+        f"{FILE}:4: field 'spec': unknown key 'mockz' (did you mean 'mocks'?)",
+        f"{FILE}:7: field 'spec.mocks[0]': unknown key 'description'",
+        f"{FILE}:8: field 'spec.mocks[0].openapi': unknown key 'format'",
+        f"{FILE}:10: field 'spec.mocks[0].artifacts[0]': unknown key 'order'",
     )
 
 
@@ -191,7 +191,7 @@ def test_anchors_and_merge_keys_are_followed() -> None:
     assert (b.mock_id, b.include_in_swagger) == ("b", True)
     assert a.artifacts == b.artifacts == (ArtifactRef("examples", "./shared.yaml", 4),)
     assert "<<" not in a.entry and a.entry["includeInSwagger"] is False
-    assert config.warnings == (f"{FILE}:1: field 'x-common': unknown key",)
+    assert config.warnings == (f"{FILE}:1: unknown key 'x-common'",)
 
 
 def test_a_mockId_may_use_the_full_alphabet_and_63_characters() -> None:
@@ -223,4 +223,4 @@ def test_warnings_stay_on_one_line_even_for_keys_with_control_characters() -> No
 
     config = parse_config(text, FILE)
 
-    assert config.warnings == (f"{FILE}:4: field 'spec.mocks[0].odd\\nkey': unknown key",)
+    assert config.warnings == (f"{FILE}:4: field 'spec.mocks[0]': unknown key 'odd\\nkey'",)

@@ -1,4 +1,4 @@
-"""The published JSON Schema and the parser agree on what a valid microcks.yaml is."""
+"""The published JSON Schema is the parser's rule book: editors and the parser give one verdict."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from config_fixtures import BAD_CASES, PATHS, SAMPLE_CATALOG, VALID, BadCase
+from config_fixtures import BAD_CASES, PATHS, SAMPLE_CATALOG, VALID, BadCase, problems_of
 
-from microcks_pipeline.config import ConfigProblems, config_schema, parse_config
+from microcks_pipeline.config import config_schema, parse_config
 from microcks_pipeline.identity import MOCK_ID_PATTERN
 
 SAMPLE_FILES = sorted(SAMPLE_CATALOG.rglob("microcks.yaml"))
@@ -34,11 +34,7 @@ def _schema_accepts(data: Any) -> bool:
 
 
 def _parser_accepts(text: str) -> bool:
-    try:
-        parse_config(text, "microcks.yaml")
-    except ConfigProblems:
-        return False
-    return True
+    return not problems_of(text)[0]
 
 
 def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
@@ -106,3 +102,23 @@ def test_schema_and_parser_agree_on_openapi_paths(path: str, allowed: bool) -> N
 
     assert _schema_accepts(document) is allowed
     assert _parser_accepts(yaml.safe_dump(document)) is allowed
+
+
+def test_the_path_fast_path_accepts_only_paths_the_rules_accept() -> None:
+    # `if` lets plain paths skip the rules in `else`; it must never let a refused path through.
+    path = config_schema()["$defs"]["path"]
+    fast = jsonschema.Draft202012Validator(path["if"])
+    rules = jsonschema.Draft202012Validator(path["else"])
+    samples = [p for p, _ in PATHS] + [
+        "./mocks/default/examples.yaml",
+        "https://raw.example.com/org/repo/main/examples.yaml",
+        "a/../b.yaml",
+        ".hidden/x.yaml",
+        "https://example.com/..",
+        "x.yaml\n",
+    ]
+
+    taken = [p for p in samples if fast.is_valid(p)]
+
+    assert "./mocks/default/examples.yaml" in taken  # the common case takes it
+    assert [p for p in taken if not rules.is_valid(p)] == []

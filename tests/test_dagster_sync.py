@@ -13,6 +13,7 @@ from dagster_fixtures import (
     CLIENT_SECRET,
     MANAGED,
     World,
+    break_petstore_fallback,
     make_world,
     materializations,
     metadata_of,
@@ -119,6 +120,45 @@ def test_removing_a_mock_deletes_its_service_and_keeps_the_others(synced: World)
     assert metadata_of(results[0])["actions"] == {"fallback": "deleted"}
     assert fallback not in services(synced)
     assert synced.get(pet_url(synced) + "/pets/3").json()["name"] == "Spike"
+
+
+def test_an_invalid_field_in_one_mock_entry_fails_that_mock_and_the_other_keeps_serving(
+    synced: World,
+) -> None:
+    config, line = break_petstore_fallback(synced)
+    fallback = f"petstore:{service_version(PETSTORE, 'fallback')}"
+    assert fallback in services(synced)
+
+    results = synced.sync()
+
+    assert len(results) == 1  # petstore alone
+    rows = {r.mock_id: r for r in synced.store.rows(PETSTORE)}
+    assert rows["fallback"].status == "error"
+    assert rows["fallback"].last_error.startswith(
+        f"{config.relative_to(synced.catalog_dir)}:{line}: "
+        "field 'spec.mocks[1].includeInSwagger': must be true or false, found 'yes'"
+    )
+    assert rows["default"].status == "completed"
+    assert synced.get(pet_url(synced) + "/pets/3").json()["name"] == "Spike"
+    assert fallback not in services(synced)  # the documented contract: a failed mock's service goes
+
+
+def test_an_entry_with_an_invalid_mockId_is_an_error_under_its_position_and_the_rest_syncs(
+    synced: World,
+) -> None:
+    config = synced.catalog_dir / "petstore/microcks.yaml"
+    edit(config, "- mockId: fallback", "- mockId: 'fall back'")
+
+    [result] = synced.sync()
+
+    assert not result.success  # the partition shows the failure, naming the entry
+    rows = {r.mock_id: r for r in synced.store.rows(PETSTORE)}
+    assert rows["spec.mocks[1]"].status == "error"
+    assert "field 'spec.mocks[1].mockId'" in rows["spec.mocks[1]"].last_error
+    assert rows["default"].status == "completed"
+    assert synced.get(pet_url(synced) + "/pets/3").json()["name"] == "Spike"
+    # The entry no longer names `fallback`: that mock was removed, so its service went.
+    assert f"petstore:{service_version(PETSTORE, 'fallback')}" not in services(synced)
 
 
 def test_removing_an_entity_deletes_its_services_and_then_its_partition(synced: World) -> None:

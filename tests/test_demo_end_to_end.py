@@ -90,6 +90,23 @@ def test_demo_serves_the_sample_mock_follows_an_edit_and_stops_every_process(tmp
             seen = _poll_body(client, mock_url, expected, timeout=45)
             assert seen == expected
 
+            # Act 2b: the README's command for other ports, in the same work directory.
+            other_ui, other_microcks = free_ports(2)
+            second = subprocess.run(
+                [*command[:-4], "--port", str(other_ui), "--microcks-port", str(other_microcks)],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert second.returncode == 2
+            assert second.stderr.startswith(f"error: {workdir} is in use by another running demo")
+            assert "--workdir" in second.stderr and "Traceback" not in second.stderr
+            assert len(second.stderr.splitlines()) == 1
+            # ... and the first demo is unharmed: its mock and its UI still answer.
+            assert client.get(mock_url).json() == expected
+            assert client.get(f"http://127.0.0.1:{ui_port}/server_info").status_code == 200
+
         # Act 3: SIGTERM the demo.
         tree = processes.snapshot()
         dagster_dev = [p for p in tree if " dagster dev " in f" {p.cmdline} "]

@@ -91,6 +91,111 @@ def test_a_workdir_that_is_a_file_is_refused(tmp_path):
     assert paths.workdir.read_text() == "x"
 
 
+# -- one demo per work directory; ports in TIME_WAIT -----------------------------------------
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from microcks_pipeline import demo
+paths = demo.DemoPaths(Path(sys.argv[1]))
+fd = demo.lock_workdir(paths)
+demo.prepare_workdir(paths, reset=False)
+(paths.dagster_home / "runs.db").write_text("the first demo's history")
+paths.status_db.write_text("the first demo's rows")
+print("holding", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.fixture
+def running_demo(tmp_path):
+    """A process holding a work directory exactly as a running demo does (lock, prepared
+    folder, its own status store and Dagster history), without starting Dagster."""
+    workdir = tmp_path / "demo"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(workdir)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        yield workdir, holder
+    finally:
+        holder.kill()
+        holder.wait(10)
+
+
+def _demo_cli(workdir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    ui, microcks = free_ports(2)
+    command = [sys.executable, "-m", "microcks_pipeline.cli", "demo", "--workdir", str(workdir)]
+    return subprocess.run(
+        [*command, "--port", str(ui), "--microcks-port", str(microcks), *extra],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("extra", [[], ["--reset"]], ids=["plain", "reset"])
+def test_a_second_demo_in_a_running_demos_folder_is_refused_and_harms_nothing(running_demo, extra):
+    workdir, holder = running_demo
+    catalog_before = sorted(p.relative_to(workdir) for p in (workdir / "catalog").rglob("*"))
+
+    second = _demo_cli(workdir, *extra)
+
+    assert second.returncode == 2
+    assert second.stderr == (
+        f"error: {workdir} is in use by another running demo (pid {holder.pid}); stop that one "
+        "first, or give this one its own folder with --workdir DIR\n"
+    )
+    assert second.stdout == ""
+    assert (workdir / "status.db").read_text() == "the first demo's rows"
+    assert (workdir / "dagster_home" / "runs.db").read_text() == "the first demo's history"
+    assert sorted(p.relative_to(workdir) for p in (workdir / "catalog").rglob("*")) == (
+        catalog_before
+    )
+    assert holder.poll() is None
+
+
+def test_a_lock_left_by_a_killed_demo_is_stale_and_taken_over(running_demo):
+    workdir, holder = running_demo
+    holder.kill()
+    holder.wait(10)
+    paths = demo.DemoPaths(workdir)
+    assert paths.lock.read_text().strip() == str(holder.pid)  # the file outlives its holder
+
+    fd = demo.lock_workdir(paths)
+    try:
+        assert paths.lock.read_text().strip() == str(os.getpid())
+        with pytest.raises(demo.DemoError, match=f"pid {os.getpid()}"):
+            demo.lock_workdir(paths)  # and now it is ours, refused to anyone else
+    finally:
+        os.close(fd)
+
+
+def test_a_port_whose_last_connection_waits_in_time_wait_counts_as_free():
+    # The side that closes first keeps TIME_WAIT: here the server, as after stopping a demo.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((demo.HOST, 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    client = socket.create_connection((demo.HOST, port))
+    served, _ = listener.accept()
+    served.close()
+    listener.close()
+    time.sleep(0.1)
+    client.close()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as plain:
+        with pytest.raises(OSError):  # the old check's bind: "busy" while nothing listens
+            plain.bind((demo.HOST, port))
+
+    demo.check_ports_free(demo.HOST, {"--port": port})
+
+
 # -- the work directory ----------------------------------------------------------------------
 
 
@@ -227,6 +332,9 @@ late = (
     "open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(120)"
 )
 def restart_then_exit(*_):  # as dagster dev restarting its code server while going down
+    # Ignored dispositions survive exec: the late child ignores SIGTERM from its first
+    # instruction, not only once its interpreter has started (seconds on a loaded machine).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     subprocess.Popen([sys.executable, "-c", late, sys.argv[1]])
     while not os.path.exists(sys.argv[1]):
         time.sleep(0.01)
@@ -247,7 +355,9 @@ def test_stop_group_also_ends_a_process_started_while_the_tree_goes_down(tmp_pat
         while "started" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.05)
 
-        demo.stop_group(proc, grace=1)
+        # The late process ignores SIGTERM, so this waits out the grace: long enough for the
+        # parent to start it even on a loaded machine (Python takes seconds to start there).
+        demo.stop_group(proc, grace=3)
 
         pid = int(late_pid.read_text())
         assert not _running(pid)
@@ -350,3 +460,18 @@ def test_the_demo_command_is_registered_with_its_options():
 
     for option in ("--port", "--microcks-port", "--workdir", "--reset", "--ready-timeout"):
         assert option in help_text
+
+
+def test_a_workdir_that_cannot_be_created_is_one_clear_line_not_a_traceback(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    ui, microcks = free_ports(2)
+
+    code = main(
+        ["demo", "--workdir", str(tmp_path / "afile" / "demo"), "--port", str(ui)]
+        + ["--microcks-port", str(microcks)]
+    )
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == f"error: cannot use {tmp_path / 'afile' / 'demo'}: Not a directory\n"
+    assert (tmp_path / "afile").read_text() == "x"

@@ -192,29 +192,56 @@ def test_invalid_annotation_fails_the_entity_only(tmp_path: Path, annotation: st
     assert_store_unaffected(repo)
 
 
-def test_invalid_microcks_yaml_names_file_line_and_field(tmp_path: Path) -> None:
+def test_an_invalid_whole_file_field_fails_the_entity_naming_file_line_and_field(
+    tmp_path: Path,
+) -> None:
+    broken = MICROCKS_YAML.replace("kind: MicrocksSync", "kind: Something")
+    repo = pet_repo(tmp_path, **{"apis/pet/microcks.yaml": broken})
+
+    desired = load(pet(repo))
+
+    assert_entity_failure(desired, "apis/pet/microcks.yaml:2", "field 'kind'")
+    assert_store_unaffected(repo)
+
+
+def test_an_invalid_field_in_one_mock_entry_fails_that_mock_only(tmp_path: Path) -> None:
+    broken = MICROCKS_YAML.replace("includeInSwagger: false", "includeInSwagger: 'yes'")
+    repo = pet_repo(tmp_path, **{"apis/pet/microcks.yaml": broken})
+
+    reason = only_failure(load(pet(repo)), "alt")
+
+    line = broken.splitlines().index("      includeInSwagger: 'yes'") + 1
+    field = "field 'spec.mocks[1].includeInSwagger'"
+    assert reason.startswith(f"apis/pet/microcks.yaml:{line}: {field}: must be true or false")
+    assert_store_unaffected(repo)
+
+
+def test_an_entry_with_an_invalid_mockId_fails_under_its_position(tmp_path: Path) -> None:
     broken = MICROCKS_YAML.replace("- mockId: alt", "- mockId: 'bad id!'")
     repo = pet_repo(tmp_path, **{"apis/pet/microcks.yaml": broken})
 
     desired = load(pet(repo))
 
     line = broken.splitlines().index("    - mockId: 'bad id!'") + 1
-    assert_entity_failure(desired, f"apis/pet/microcks.yaml:{line}", "mockId")
+    assert [m.mock_id for m in desired.mocks] == ["default"]
+    (failure,) = desired.failures
+    assert (failure.mock_id, failure.permanent) == ("spec.mocks[1]", True)
+    assert failure.reason.startswith(f"apis/pet/microcks.yaml:{line}: field 'spec.mocks[1].mockId'")
     assert_store_unaffected(repo)
 
 
 @pytest.mark.parametrize("bad_path", ["/etc/passwd", "../../../outside.yaml"])
-def test_absolute_or_escaping_artifact_path_is_reported_with_its_line(
+def test_absolute_or_escaping_artifact_path_fails_its_mock_with_its_line(
     tmp_path: Path, bad_path: str
 ) -> None:
     # microcks.yaml validation refuses these outright (file:line:field), before any read.
     config = MICROCKS_YAML.replace("./mocks/alt/examples.yaml", bad_path)
     repo = pet_repo(tmp_path, **{"apis/pet/microcks.yaml": config})
 
-    desired = load(pet(repo))
+    reason = only_failure(load(pet(repo)), "alt")
 
     line = config.splitlines().index(f"          path: {bad_path}") + 1
-    assert_entity_failure(desired, f"apis/pet/microcks.yaml:{line}")
+    assert reason.startswith(f"apis/pet/microcks.yaml:{line}: ")
     assert_store_unaffected(repo)
 
 
@@ -227,7 +254,8 @@ def test_deeply_nested_microcks_yaml_never_stops_the_pass(tmp_path: Path, depth:
     desired = load(pet(repo))
 
     if desired.failures:
-        assert_entity_failure(desired, "apis/pet/microcks.yaml", "nest")
+        assert [m.mock_id for m in desired.mocks] in ([], ["default", "alt"])
+        assert "nest" in desired.failures[0].reason
     else:
         assert [m.mock_id for m in desired.mocks] == ["default", "alt", "deep"]
     assert_store_unaffected(repo)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from lifecycle_fixtures import status_row
+
 from microcks_pipeline.catalog.entity import CatalogSnapshot, Entity, EntityLocation
 from microcks_pipeline.desired import (
     ENTITY_MOCK_ID,
@@ -14,7 +16,7 @@ from microcks_pipeline.desired import (
 )
 from microcks_pipeline.identity import ANNOTATION, entity_hash, entity_ref, service_version
 from microcks_pipeline.plan import delete_fingerprint, plan_changes
-from microcks_pipeline.store.rows import DesiredRow, StatusRow
+from microcks_pipeline.store.rows import DesiredRow
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -34,35 +36,6 @@ def _mock(ref: str, mock_id: str, fingerprint: str) -> DesiredMock:
     main = Artifact("main", "openapi", "openapi.yaml", "openapi.yaml", b"x", "h")
     return DesiredMock(
         ref, mock_id, ref.split("/")[1], service_version(ref, mock_id), True, main, (), fingerprint
-    )
-
-
-def _status(
-    ref: str,
-    mock_id: str,
-    fp: str,
-    action: str = "reconcile",
-    status: str = "completed",
-    rid: int = 1,
-) -> StatusRow:
-    return StatusRow(
-        id=rid,
-        entity_ref=ref,
-        mock_id=mock_id,
-        entity_hash=entity_hash(ref),
-        microcks_version_id=service_version(ref, mock_id),
-        desired_action=action,  # type: ignore[arg-type]
-        fingerprint_hash=fp,
-        applied_fingerprint=fp,
-        status=status,  # type: ignore[arg-type]
-        attempts=0,
-        next_attempt_at=None,
-        lease_owner=None,
-        lease_expires_at=None,
-        last_error=None,
-        microcks_service_id="s1",
-        created_at=NOW,
-        updated_at=NOW,
     )
 
 
@@ -91,7 +64,7 @@ def test_unchanged_catalog_plans_no_row_and_no_event() -> None:
     pets = _entity("petstore")
     desired = {pets.ref: EntityDesired(pets.ref, pets.name, (_mock(pets.ref, "default", "f1"),))}
 
-    plan = plan_changes(CatalogSnapshot((pets,)), desired, [_status(pets.ref, "default", "f1")])
+    plan = plan_changes(CatalogSnapshot((pets,)), desired, [status_row(pets.ref, "default", "f1")])
 
     assert plan.rows == () and plan.events == ()
 
@@ -103,7 +76,7 @@ def test_changed_fingerprint_requeues_only_that_mock() -> None:
             pets.ref, pets.name, (_mock(pets.ref, "a", "new"), _mock(pets.ref, "b", "fb"))
         )
     }
-    rows = [_status(pets.ref, "a", "old", rid=1), _status(pets.ref, "b", "fb", rid=2)]
+    rows = [status_row(pets.ref, "a", "old", rid=1), status_row(pets.ref, "b", "fb", rid=2)]
 
     plan = plan_changes(CatalogSnapshot((pets,)), desired, rows)
 
@@ -113,7 +86,7 @@ def test_changed_fingerprint_requeues_only_that_mock() -> None:
 def test_removed_mock_is_planned_for_delete_once() -> None:
     pets = _entity("petstore")
     desired = {pets.ref: EntityDesired(pets.ref, pets.name, (_mock(pets.ref, "a", "fa"),))}
-    rows = [_status(pets.ref, "a", "fa", rid=1), _status(pets.ref, "gone", "fg", rid=2)]
+    rows = [status_row(pets.ref, "a", "fa", rid=1), status_row(pets.ref, "gone", "fg", rid=2)]
 
     plan = plan_changes(CatalogSnapshot((pets,)), desired, rows)
     (row,) = plan.rows
@@ -121,7 +94,7 @@ def test_removed_mock_is_planned_for_delete_once() -> None:
 
     already = [
         rows[0],
-        _status(pets.ref, "gone", delete_fingerprint(pets.ref, "gone"), "delete", rid=2),
+        status_row(pets.ref, "gone", delete_fingerprint(pets.ref, "gone"), "delete", rid=2),
     ]
     assert plan_changes(CatalogSnapshot((pets,)), desired, already).rows == ()
 
@@ -130,9 +103,9 @@ def test_entity_gone_from_complete_listing_deletes_all_its_mocks() -> None:
     pets, users = _entity("petstore"), _entity("users")
     desired = {users.ref: EntityDesired(users.ref, users.name, (_mock(users.ref, "a", "fu"),))}
     rows = [
-        _status(pets.ref, "a", "f1", rid=1),
-        _status(pets.ref, "b", "f2", rid=2),
-        _status(users.ref, "a", "fu", rid=3),
+        status_row(pets.ref, "a", "f1", rid=1),
+        status_row(pets.ref, "b", "f2", rid=2),
+        status_row(users.ref, "a", "fu", rid=3),
     ]
 
     plan = plan_changes(CatalogSnapshot((users,)), desired, rows)
@@ -146,7 +119,7 @@ def test_entity_gone_from_complete_listing_deletes_all_its_mocks() -> None:
 def test_incomplete_or_failed_listing_deletes_nothing() -> None:
     pets, users = _entity("petstore"), _entity("users")
     desired = {users.ref: EntityDesired(users.ref, users.name, (_mock(users.ref, "a", "fu"),))}
-    rows = [_status(pets.ref, "a", "f1", rid=1), _status(users.ref, "a", "fu", rid=2)]
+    rows = [status_row(pets.ref, "a", "f1", rid=1), status_row(users.ref, "a", "fu", rid=2)]
 
     incomplete = CatalogSnapshot((users,), complete=False, problems=("broken.yaml",))
     assert plan_changes(incomplete, desired, rows).rows == ()
@@ -161,7 +134,7 @@ def test_permanent_mock_failure_marks_that_mock_for_delete_with_its_reason() -> 
     desired = {
         pets.ref: EntityDesired(pets.ref, pets.name, (_mock(pets.ref, "good", "fg"),), (failure,))
     }
-    rows = [_status(pets.ref, "good", "fg", rid=1), _status(pets.ref, "bad", "old", rid=2)]
+    rows = [status_row(pets.ref, "good", "fg", rid=1), status_row(pets.ref, "bad", "old", rid=2)]
 
     plan = plan_changes(CatalogSnapshot((pets,)), desired, rows)
 
@@ -174,7 +147,7 @@ def test_transient_failure_leaves_the_entity_untouched() -> None:
     pets = _entity("petstore")
     entity_wide = MockFailure(pets.ref, ENTITY_MOCK_ID, "read timeout", False, "t")
     one_mock = MockFailure(pets.ref, "b", "read timeout", False, "t")
-    rows = [_status(pets.ref, "a", "fa", rid=1), _status(pets.ref, "b", "fb", rid=2)]
+    rows = [status_row(pets.ref, "a", "fa", rid=1), status_row(pets.ref, "b", "fb", rid=2)]
 
     whole = {pets.ref: EntityDesired(pets.ref, pets.name, (), (entity_wide,))}
     partial = {
@@ -196,7 +169,7 @@ def test_invalid_config_fails_every_live_mock_or_the_entity_itself() -> None:
             fresh.ref, fresh.name, (), (MockFailure(fresh.ref, ENTITY_MOCK_ID, broken, True, "e"),)
         ),
     }
-    rows = [_status(pets.ref, "a", "fa", rid=1)]
+    rows = [status_row(pets.ref, "a", "fa", rid=1)]
 
     plan = plan_changes(CatalogSnapshot((pets, fresh)), desired, rows)
 

@@ -23,9 +23,9 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from microcks_pipeline.catalog.documents import managed_api, normalize_ref
-from microcks_pipeline.catalog.entity import CatalogSnapshot, Entity, EntityLocation
 from microcks_pipeline.errors import CatalogUnavailable, ConfigError
 from microcks_pipeline.identity import ANNOTATION
+from microcks_pipeline.model import CatalogSnapshot, Entity, EntityLocation
 from microcks_pipeline.scm import GITHUB_ROOT, GITLAB_ROOT, with_segment
 
 MANAGED_BY_LOCATION = "backstage.io/managed-by-location"

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from microcks_pipeline.catalog.entity import Entity, EntityLocation
 from microcks_pipeline.errors import ConfigError
 from microcks_pipeline.identity import ANNOTATION, entity_ref
+from microcks_pipeline.model import Entity, EntityLocation
 
 ORPHAN_ANNOTATION = "backstage.io/orphan"
 

@@ -26,9 +26,9 @@ from microcks_pipeline.catalog.documents import (
     managed_api,
     normalize_ref,
 )
-from microcks_pipeline.catalog.entity import CatalogSnapshot, Entity, EntityLocation
 from microcks_pipeline.errors import ConfigError
 from microcks_pipeline.filestat import StatKey, stat_key, unchanged
+from microcks_pipeline.model import CatalogSnapshot, Entity, EntityLocation
 from microcks_pipeline.yamlio import YamlError, compose_all, construct
 
 CATALOG_FILE_NAMES = frozenset({"catalog-info.yaml", "catalog-info.yml"})

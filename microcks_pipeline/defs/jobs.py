@@ -7,6 +7,7 @@ import dagster as dg
 
 from microcks_pipeline.audit import run_audit
 from microcks_pipeline.defs.assets import MICROCKS_POOL, desired_mocks, microcks_services
+from microcks_pipeline.defs.outcome import failure_message
 from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
 from microcks_pipeline.defs.runner import (
@@ -84,6 +85,7 @@ def sync_entities(
                     client=client,
                     owner=context.run.run_id,
                     force=force,
+                    credentials=microcks.credentials_fingerprint,
                 )
             except MicrocksDown as exc:
                 # Every later entity would fail the same way; they stay due for a later run.
@@ -95,6 +97,13 @@ def sync_entities(
                 failed.append(str(exc.description))
                 context.log.warning(str(exc.description))
                 continue
+            if result.paused_everything:
+                # Several entities met Microcks errors: the rest wait for the global backoff.
+                left = len(config.entity_refs) - done - 1
+                raise MicrocksDown(
+                    description=f"{failure_message(result)}; syncing paused by a global "
+                    f"backoff ({left} entities left for a later run)"
+                )
             # Nothing claimed: a duplicate batch, or another run got there first.
             if not result.claimed or result.entity_removed:
                 continue

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
+from microcks_pipeline.model import Event, StatusRow
 from microcks_pipeline.processor import ProcessResult
-from microcks_pipeline.store.rows import Event, StatusRow
 
 NAMED = 3  # entities named in a message; the rest are counted
 REASON_CHARS = 100

@@ -14,7 +14,7 @@ import dagster as dg
 
 from microcks_pipeline.desired import EntityDesired
 from microcks_pipeline.microcks.errors import safe_url
-from microcks_pipeline.store.rows import StatusRow
+from microcks_pipeline.model import StatusRow
 from microcks_pipeline.worker import EntitySyncResult
 
 

@@ -20,7 +20,7 @@ import httpx
 from microcks_pipeline.errors import PipelineError
 from microcks_pipeline.microcks import MicrocksClient
 from microcks_pipeline.microcks.errors import safe_url
-from microcks_pipeline.store.rows import StatusRow
+from microcks_pipeline.model import StatusRow
 
 _TEMPLATE = re.compile(r"\{([^}/]+)\}|:([A-Za-z0-9_]+)")
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

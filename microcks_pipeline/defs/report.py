@@ -22,7 +22,7 @@ from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.resources import StatusStoreResource
 from microcks_pipeline.defs.settings import Settings
 from microcks_pipeline.errors import PipelineError
-from microcks_pipeline.store.rows import StatusRow
+from microcks_pipeline.model import StatusRow
 
 if TYPE_CHECKING:  # pandas is imported where the report is built: every run process loads this
     import pandas as pd  # module, and pandas alone adds about 0.3 s to its start
@@ -39,6 +39,7 @@ _COLUMNS: tuple[tuple[str, str | None], ...] = (
     ("last_error", "last_error"),
     ("service_id", "microcks_service_id"),
     ("mock_url", None),
+    ("cause", "failure_cause"),
     ("action", "desired_action"),
     ("attempts", "attempts"),
     ("next_attempt_at", "next_attempt_at"),

@@ -22,6 +22,7 @@ from microcks_pipeline.catalog import catalog_source
 from microcks_pipeline.catalog.entity import CatalogSource
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.errors import ConfigError
+from microcks_pipeline.lifecycle import credentials_fingerprint
 from microcks_pipeline.microcks import MicrocksClient, TokenProvider
 from microcks_pipeline.microcks.token import check_base_url
 from microcks_pipeline.processor import ScanCache
@@ -155,6 +156,14 @@ class MicrocksResource(dg.ConfigurableResource):
     def configured(self) -> bool:
         return self.not_configured_reason is None
 
+    @property
+    def credentials_fingerprint(self) -> str:
+        """sha256 of URL, client id, secret and token URL: stored with an auth backoff (never
+        the secret), so a changed credential ends that backoff at once."""
+        return credentials_fingerprint(
+            self.base_url, self.client_id, self.client_secret, self.token_url
+        )
+
     @contextmanager
     def client(self) -> Iterator[MicrocksClient]:
         """A client for one evaluation or step, closed afterwards."""
@@ -198,10 +207,6 @@ def _value(env: Mapping[str, str], name: str, default: str = "") -> str | dg.Env
     return dg.EnvVar(name) if env.get(name, "").strip() else default
 
 
-def _env_hosts(env: Mapping[str, str], name: str) -> list[str]:
-    return [h.strip() for h in env.get(name, "").split(",") if h.strip()]
-
-
 def resources_from_env(env: Mapping[str, str] | None = None) -> dict[str, dg.ConfigurableResource]:
     """The three resources, configured from environment variables with local defaults."""
     env = os.environ if env is None else env
@@ -212,8 +217,8 @@ def resources_from_env(env: Mapping[str, str] | None = None) -> dict[str, dg.Con
         root=_value(env, s.CATALOG_ROOT, root_default),
         backstage_url=_value(env, s.BACKSTAGE_URL),
         token=_value(env, s.BACKSTAGE_TOKEN),
-        allowed_hosts=_env_hosts(env, s.ALLOWED_HOSTS),
-        github_enterprise_hosts=_env_hosts(env, s.GITHUB_ENTERPRISE_HOSTS),
+        allowed_hosts=s.env_hosts(env, s.ALLOWED_HOSTS),
+        github_enterprise_hosts=s.env_hosts(env, s.GITHUB_ENTERPRISE_HOSTS),
         allow_http=s.env_bool(env, s.ALLOW_HTTP),
         allow_private=s.env_bool(env, s.ALLOW_PRIVATE),
         host_tokens=_value(env, s.HOST_TOKENS),

@@ -23,7 +23,8 @@ import dagster as dg
 
 from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.tags import sensor_tags
-from microcks_pipeline.store.rows import StatusRow
+from microcks_pipeline.lifecycle import is_removal
+from microcks_pipeline.model import StatusRow
 from microcks_pipeline.worker import LEASE_SECONDS
 
 SYNC_JOB = "sync_entity_job"
@@ -66,9 +67,16 @@ def entity_run_key(entity_ref: str, rows: Iterable[StatusRow], now: datetime | N
 
 
 def deletes_only(rows: Iterable[StatusRow]) -> bool:
-    """True when every row is a delete: the entity left the catalog."""
+    """True when every row is a delete (a removal, or a load failure's delete)."""
     rows = list(rows)
     return bool(rows) and all(r.desired_action == "delete" for r in rows)
+
+
+def removals_only(rows: Iterable[StatusRow]) -> bool:
+    """True when every row is a removal: the entity left the catalog. An entity whose mocks all
+    failed to load is still in it: its failure shows on its partition, not on a delete job."""
+    rows = list(rows)
+    return bool(rows) and all(is_removal(r) for r in rows)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ def sync_or_fail(
     client: MicrocksClient,
     owner: str,
     force: bool,
+    credentials: str | None = None,
 ) -> EntitySyncResult:
     """sync_entity; any error fails the step with a clear message (MicrocksDown when Microcks-wide:
     the worker already released the rows and set the global backoff)."""
@@ -43,6 +44,7 @@ def sync_or_fail(
             client=client,
             owner=owner,
             force=force,
+            credentials=credentials,
         )
     except AuthError as exc:
         raise MicrocksDown(
@@ -101,6 +103,7 @@ def sync_step(
             client=client,
             owner=context.run.run_id,
             force=is_forced(context.run.tags),
+            credentials=microcks.credentials_fingerprint,
         )
         metadata, failure = entity_report(result, store, client)
     if failure is not None:

@@ -28,13 +28,13 @@ from microcks_pipeline.defs.partitions import (
     remove_entity_partitions,
 )
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
-from microcks_pipeline.defs.run_requests import BATCH_JOB, BATCH_OP, deletes_only, plan_runs
+from microcks_pipeline.defs.run_requests import BATCH_JOB, BATCH_OP, plan_runs, removals_only
 from microcks_pipeline.defs.settings import Settings
 from microcks_pipeline.defs.tags import ENTITY_TAG
 from microcks_pipeline.errors import PipelineError
+from microcks_pipeline.model import GlobalBackoff, StatusRow
 from microcks_pipeline.processor import process_catalog
 from microcks_pipeline.store import StatusStore
-from microcks_pipeline.store.rows import StatusRow
 from microcks_pipeline.worker import removable_entities
 
 SETTINGS = Settings.from_env()
@@ -66,7 +66,8 @@ def catalog_sensor(
     try:
         source, reader, cache = catalog.scanner()
         store = status_store.store()
-        result = process_catalog(source, reader, store, cache=cache)
+        on_invalid = Settings.from_env().on_invalid  # read per tick, like the batch tuning
+        result = process_catalog(source, reader, store, cache=cache, on_invalid=on_invalid)
         if not result.listing_ok:
             return dg.SensorResult(
                 skip_reason="catalog listing failed, nothing changed: " + "; ".join(result.problems)
@@ -90,7 +91,7 @@ def _held_back(microcks: MicrocksResource, store: StatusStore, now: datetime) ->
     reason = microcks.not_configured_reason
     if reason is not None:
         return reason
-    backoff = store.global_backoff(now=now)
+    backoff = _backoff(store, microcks, now)
     if backoff is not None:
         until = _aware(backoff.until)
         return f"Microcks global backoff until {until:%Y-%m-%d %H:%M:%S} UTC: {backoff.reason}"
@@ -122,7 +123,7 @@ def _due_runs(
     if len(due) > tuning.batch_threshold:
         return _batch_runs(instance, due, tuning, now)
     left = {
-        ref for ref, rows in due.items() if deletes_only(rows) and deletes_only(store.rows(ref))
+        ref for ref, rows in due.items() if removals_only(rows) and removals_only(store.rows(ref))
     }
     plan = plan_runs(
         due, _existing_keys(instance), left_catalog=left, batch=False, batch_size=1, now=now
@@ -188,6 +189,18 @@ def _removals(store: StatusStore, existing: set[str]) -> list[str]:
         else:
             store.forget_entity(ref)
     return keys
+
+
+def _backoff(store: StatusStore, microcks: MicrocksResource, now: datetime) -> GlobalBackoff | None:
+    """The global backoff in force; an auth backoff ends at once when the credentials changed
+    since they were refused (their sha256 fingerprints differ)."""
+    backoff = store.global_backoff(now=now)
+    if backoff is None or backoff.kind != "auth":
+        return backoff
+    if backoff.credentials == microcks.credentials_fingerprint:
+        return backoff
+    store.clear_global_backoff()
+    return None
 
 
 def _aware(when: datetime) -> datetime:

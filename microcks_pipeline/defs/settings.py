@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from microcks_pipeline.artifacts import UrlPolicy
+
 # Names of the variables, so docs, tests and the demo spell them once.
 CATALOG_ROOT = "MICROCKS_PIPELINE_CATALOG_ROOT"
 BACKSTAGE_URL = "MICROCKS_PIPELINE_BACKSTAGE_URL"
@@ -31,6 +33,7 @@ BATCH_RUNS = "MICROCKS_PIPELINE_BATCH_RUNS"
 AUDIT_CRON = "MICROCKS_PIPELINE_AUDIT_CRON"
 RETENTION_CRON = "MICROCKS_PIPELINE_RETENTION_CRON"
 RETENTION_DAYS = "MICROCKS_PIPELINE_EVENT_RETENTION_DAYS"
+ON_INVALID = "MICROCKS_PIPELINE_ON_INVALID"  # delete (default) | keep
 
 # The sample catalog the demo and a bare `dagster dev` read when nothing else is configured.
 DEFAULT_CATALOG_ROOT = "examples/catalog"
@@ -71,6 +74,34 @@ def env_bool(env: Mapping[str, str], name: str) -> bool:
     raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
+def env_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """The variable's value, one of `choices` (the first when unset)."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return choices[0]
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
+def env_hosts(env: Mapping[str, str], name: str) -> list[str]:
+    return [h.strip() for h in env.get(name, "").split(",") if h.strip()]
+
+
+def artifact_url_policy(env: Mapping[str, str] | None = None) -> UrlPolicy:
+    """Which artifact URLs the sync may read, from the environment (tokens left out): the
+    catalog resource and `validate` both take it from here."""
+    env = os.environ if env is None else env
+    return UrlPolicy(
+        allowed_hosts=frozenset(h.lower() for h in env_hosts(env, ALLOWED_HOSTS)),
+        github_enterprise_hosts=frozenset(
+            h.lower() for h in env_hosts(env, GITHUB_ENTERPRISE_HOSTS)
+        ),
+        allow_http=env_bool(env, ALLOW_HTTP),
+        allow_private=env_bool(env, ALLOW_PRIVATE),
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Tuning of sensors, batching and schedules (resources read their own variables)."""
@@ -85,6 +116,9 @@ class Settings:
     audit_cron: str = "17 * * * *"
     retention_cron: str = "43 3 * * *"
     retention_days: int = 30
+    # An invalid mock's live services: "delete" (the documented contract) or "keep" (the last
+    # good mock stays served while its row shows the error).
+    on_invalid: str = "delete"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -98,4 +132,5 @@ class Settings:
             audit_cron=env.get(AUDIT_CRON, "").strip() or cls.audit_cron,
             retention_cron=env.get(RETENTION_CRON, "").strip() or cls.retention_cron,
             retention_days=env_int(env, RETENTION_DAYS, cls.retention_days),
+            on_invalid=env_choice(env, ON_INVALID, ("delete", "keep")),
         )

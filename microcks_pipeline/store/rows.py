@@ -1,79 +1,26 @@
-"""Values read from and written to the status store (no SQL here)."""
+"""Values read from and written to the status store: defined in the core (`model`), re-exported
+here for the modules that still import them from the store."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal
+from microcks_pipeline.model import (
+    Action,
+    DesiredRow,
+    Event,
+    GlobalBackoff,
+    Level,
+    Status,
+    StatusRow,
+    StoredEvent,
+)
 
-Action = Literal["reconcile", "delete"]
-Status = Literal["pending", "leased", "completed", "error"]
-Level = Literal["info", "warn", "error"]
-
-
-@dataclass(frozen=True)
-class StatusRow:
-    id: int
-    entity_ref: str
-    mock_id: str
-    entity_hash: str
-    microcks_version_id: str
-    desired_action: Action
-    fingerprint_hash: str  # desired fingerprint
-    applied_fingerprint: str | None
-    status: Status
-    attempts: int
-    next_attempt_at: datetime | None
-    lease_owner: str | None
-    lease_expires_at: datetime | None
-    last_error: str | None
-    microcks_service_id: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class DesiredRow:
-    """What the processor wants for one (entity, mock): written by `upsert_desired`."""
-
-    entity_ref: str
-    mock_id: str
-    entity_hash: str
-    microcks_version_id: str
-    desired_action: Action
-    fingerprint_hash: str
-    error: str | None = None  # set for a permanent load failure: the worker deletes, then `error`
-
-
-@dataclass(frozen=True)
-class Event:
-    entity_ref: str
-    event_type: str
-    level: Level
-    message: str
-    mock_id: str | None = None
-    sync_status_id: int | None = None
-    run_id: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class GlobalBackoff:
-    until: datetime
-    reason: str
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """An event as read back from the store: with its id and the time it was recorded."""
-
-    id: int
-    created_at: datetime
-    entity_ref: str
-    event_type: str
-    level: Level
-    message: str
-    mock_id: str | None
-    sync_status_id: int | None
-    run_id: str | None
-    details: dict[str, Any]
+__all__ = [
+    "Action",
+    "DesiredRow",
+    "Event",
+    "GlobalBackoff",
+    "Level",
+    "Status",
+    "StatusRow",
+    "StoredEvent",
+]

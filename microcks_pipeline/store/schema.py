@@ -26,6 +26,7 @@ MOCK_ID_LEN = 64
 HASH_LEN = 128
 OWNER_LEN = 128
 EVENT_TYPE_LEN = 64
+CAUSE_LEN = 32
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -82,6 +83,8 @@ status_table = sa.Table(
     sa.Column("microcks_service_id", sa.String(OWNER_LEN), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # lifecycle.Cause: why the row is in its state (migration 0002).
+    sa.Column("failure_cause", sa.String(CAUSE_LEN), nullable=True),
     # Its index also serves every lookup by entity_ref (leading column).
     sa.UniqueConstraint("entity_ref", "mock_id", name="uq_csit_microcks_sync_status_entity_mock"),
     sa.CheckConstraint(

@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -22,6 +22,15 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from microcks_pipeline.errors import PermanentError, TransientError
+from microcks_pipeline.identity import entity_hash
+from microcks_pipeline.lifecycle import Cause
+from microcks_pipeline.model import (
+    DesiredRow,
+    Event,
+    GlobalBackoff,
+    StatusRow,
+    StoredEvent,
+)
 from microcks_pipeline.store import migrate as _migrate
 from microcks_pipeline.store.backoff import checked_retry_after, retry_delay
 from microcks_pipeline.store.engine import (
@@ -30,13 +39,6 @@ from microcks_pipeline.store.engine import (
     resolve_url,
     shared_engine,
     transaction,
-)
-from microcks_pipeline.store.rows import (
-    DesiredRow,
-    Event,
-    GlobalBackoff,
-    StatusRow,
-    StoredEvent,
 )
 from microcks_pipeline.store.sanitize import sanitize_error
 from microcks_pipeline.store.schema import (
@@ -55,6 +57,8 @@ from microcks_pipeline.store.schema import (
 )
 
 GLOBAL_BACKOFF_KEY = "global_backoff"
+# One state row per entity whose Microcks calls met a 5xx or 429, until its window is over.
+SERVER_ERROR_KEY = "server_error:"
 MAX_DETAILS_BYTES = 8192
 _REF_CHUNK = 500  # entity refs per IN (...) lookup: well under every backend's bind limit
 _STATUS_FIELDS = tuple(f.name for f in dataclasses.fields(StatusRow))
@@ -108,6 +112,12 @@ def _check_desired(d: DesiredRow) -> None:
         raise ValueError(f"{where}: desired_action must be one of {ACTIONS}")
     if d.error is not None and not isinstance(d.error, str):
         raise ValueError(f"{where}: error must be a string or None")
+    _check_cause(d.cause, where)
+
+
+def _check_cause(cause: object, where: str = "row") -> None:
+    if cause is not None and cause not in tuple(Cause):
+        raise ValueError(f"{where}: cause must be a lifecycle.Cause or None, got {cause!r}")
 
 
 def _clean_details(value: Any) -> Any:
@@ -163,7 +173,24 @@ def _event_values(e: Event, now: datetime) -> dict[str, Any]:
 
 def _status_row(row: Row[Any]) -> StatusRow:
     m = row._mapping
-    return StatusRow(**{name: m[name] for name in _STATUS_FIELDS})
+    values = {name: m[name] for name in _STATUS_FIELDS}
+    cause = values["failure_cause"]
+    values["failure_cause"] = Cause(cause) if cause is not None else None
+    return StatusRow(**values)
+
+
+def _cause_value(cause: Cause | None) -> str | None:
+    return str(cause) if cause is not None else None
+
+
+def _backoff_value(value: str | None) -> tuple[Literal["auth", "outage"], str | None]:
+    try:
+        decoded = json.loads(value) if value else {}
+    except ValueError:
+        decoded = {}
+    kind = "auth" if isinstance(decoded, dict) and decoded.get("kind") == "auth" else "outage"
+    credentials = decoded.get("credentials") if isinstance(decoded, dict) else None
+    return kind, credentials if isinstance(credentials, str) else None
 
 
 def _is_missing_table(exc: DBAPIError) -> bool:
@@ -232,10 +259,19 @@ class StatusStore:
             return [_status_row(r) for r in conn.execute(stmt)]
 
     def desired_index(self) -> list[Row[Any]]:
-        """(id, entity_ref, mock_id, fingerprint_hash, desired_action) of every row: all the
-        processor compares, read without building full StatusRow values."""
+        """What the processor compares of every row (id, entity_ref, mock_id, fingerprint_hash,
+        desired_action, failure_cause, status, attempts, last_error), read without building
+        full StatusRow values."""
         stmt = sa.select(
-            _t.c.id, _t.c.entity_ref, _t.c.mock_id, _t.c.fingerprint_hash, _t.c.desired_action
+            _t.c.id,
+            _t.c.entity_ref,
+            _t.c.mock_id,
+            _t.c.fingerprint_hash,
+            _t.c.desired_action,
+            _t.c.failure_cause,
+            _t.c.status,
+            _t.c.attempts,
+            _t.c.last_error,
         ).order_by(_t.c.entity_ref, _t.c.mock_id)
         with self._tx(write=False) as conn:
             return list(conn.execute(stmt))
@@ -320,6 +356,7 @@ class StatusStore:
                             "b_hash": d.entity_hash,
                             "b_version": d.microcks_version_id,
                             "b_error": error,
+                            "b_cause": _cause_value(d.cause),
                             "b_now": now,
                         }
                     )
@@ -351,6 +388,7 @@ class StatusStore:
             "lease_owner": None,
             "lease_expires_at": None,
             "last_error": error,
+            "failure_cause": _cause_value(d.cause),
             "microcks_service_id": None,
             "created_at": now,
             "updated_at": now,
@@ -391,6 +429,7 @@ class StatusStore:
                 attempts=0,
                 next_attempt_at=None,
                 last_error=sa.bindparam("b_error"),
+                failure_cause=sa.bindparam("b_cause"),
                 updated_at=sa.bindparam("b_now", type_=UtcDateTime()),
             )
         )
@@ -527,6 +566,7 @@ class StatusStore:
         fingerprint: str,
         *,
         service_id: str | None = None,
+        cause: Cause | None = None,
         now: datetime | None = None,
     ) -> bool:
         """Compare-and-set the row to `completed` with `fingerprint` applied.
@@ -535,8 +575,10 @@ class StatusStore:
         If the desired state moved during the run, the row goes back to `pending` (it runs again)
         and False is returned; a row no longer held by `owner` is left alone (False).
         `service_id` is recorded when given; a completed delete has no service any more.
+        `cause`: what the completed row records as its cause (a removal's, or none).
         """
         now = _utc(now)
+        _check_cause(cause)
         service = sa.literal(service_id, sa.String) if service_id is not None else None
         stmt = (
             sa.update(_t)
@@ -549,6 +591,7 @@ class StatusStore:
                 attempts=0,
                 next_attempt_at=None,
                 last_error=None,
+                failure_cause=_cause_value(cause),
                 microcks_service_id=sa.case(
                     (_t.c.desired_action == "delete", sa.null()),
                     else_=service if service is not None else _t.c.microcks_service_id,
@@ -575,33 +618,43 @@ class StatusStore:
         error: str,
         *,
         retry_after: float | None = None,
+        cause: Cause = Cause.TRANSIENT,
+        fingerprint: str | None = None,
         now: datetime | None = None,
     ) -> datetime | None:
         """Back to `pending` after a retryable failure, due after a growing, jittered backoff.
 
         Returns the next attempt time, or None (nothing written) when `owner` does not hold it.
+        With `fingerprint` (the desired fingerprint the run claimed): if the desired state moved
+        meanwhile, the row just goes back to `pending`, due now, its new cause kept (None).
         """
         now = _utc(now)
         checked_retry_after(retry_after)
+        _check_cause(cause)
         reason = sanitize_error(error)
+        guard = self._held(row_id, owner)
         with self._tx() as conn:
-            read = sa.select(_t.c.attempts).where(self._held(row_id, owner))
+            read = sa.select(_t.c.attempts, _t.c.fingerprint_hash).where(guard)
             if self._pg:
                 read = read.with_for_update()
-            attempts = conn.execute(read).scalar_one_or_none()
-            if attempts is None:
+            held = conn.execute(read).first()
+            if held is None:
                 return None
-            next_at = now + timedelta(seconds=retry_delay(attempts + 1, retry_after))
+            if fingerprint is not None and held.fingerprint_hash != fingerprint:
+                self._to_pending(conn, row_id, owner, now)
+                return None
+            next_at = now + timedelta(seconds=retry_delay(held.attempts + 1, retry_after))
             conn.execute(
                 sa.update(_t)
-                .where(self._held(row_id, owner))
+                .where(guard)
                 .values(
                     status="pending",
-                    attempts=attempts + 1,
+                    attempts=held.attempts + 1,
                     next_attempt_at=next_at,
                     lease_owner=None,
                     lease_expires_at=None,
                     last_error=reason,
+                    failure_cause=_cause_value(cause),
                     updated_at=now,
                 )
             )
@@ -614,12 +667,14 @@ class StatusStore:
         error: str,
         *,
         fingerprint: str | None = None,
+        cause: Cause = Cause.REJECTED_BY_MICROCKS,
         now: datetime | None = None,
     ) -> bool:
-        """Mark the row `error` with the sanitized reason; it waits for a new fingerprint or a
+        """Mark the row `error` with the sanitized reason and its cause; it waits for a new fingerprint or a
         forced re-run. With `fingerprint`, the same compare-and-set as `complete` applies.
         """
         now = _utc(now)
+        _check_cause(cause)
         reason = sanitize_error(error)
         guard = self._held(row_id, owner)
         if fingerprint is not None:
@@ -634,6 +689,7 @@ class StatusStore:
                 lease_owner=None,
                 lease_expires_at=None,
                 last_error=reason,
+                failure_cause=_cause_value(cause),
                 updated_at=now,
             )
         )
@@ -675,41 +731,75 @@ class StatusStore:
 
     # -- global backoff ---------------------------------------------------------------------
 
-    def set_global_backoff(self, until: datetime, reason: str) -> None:
-        """Pause all Microcks work until `until` (token or Microcks-wide failure)."""
-        until = _utc(until, "until")
+    def _put_state(
+        self, conn: Connection, key: str, until: datetime, reason: str, value: str | None
+    ) -> None:
         now = datetime.now(UTC)
-        values = {
-            "key": GLOBAL_BACKOFF_KEY,
-            "value": None,
-            "until": until,
-            "reason": sanitize_error(reason),
-            "updated_at": now,
-        }
+        values = {"key": key, "value": value, "until": until, "reason": reason, "updated_at": now}
         insert = pg_insert if self._pg else sqlite_insert
         stmt = insert(state_table).values(**values)
         stmt = stmt.on_conflict_do_update(
             index_elements=["key"],
-            set_={"until": stmt.excluded.until, "reason": stmt.excluded.reason, "updated_at": now},
+            set_={
+                "until": stmt.excluded.until,
+                "reason": stmt.excluded.reason,
+                "value": stmt.excluded.value,
+                "updated_at": now,
+            },
         )
+        conn.execute(stmt)
+
+    def set_global_backoff(
+        self,
+        until: datetime,
+        reason: str,
+        *,
+        kind: Literal["auth", "outage"] = "outage",
+        credentials: str | None = None,
+    ) -> None:
+        """Pause all Microcks work until `until` (token or Microcks-wide failure).
+
+        kind "auth": `credentials` is the sha256 fingerprint of the refused credentials (never
+        the secret), so that a changed credential can end the backoff at once."""
+        until = _utc(until, "until")
+        if kind not in ("auth", "outage"):
+            raise ValueError("kind must be 'auth' or 'outage'")
+        _text(credentials, "credentials", HASH_LEN, optional=True)
+        value = json.dumps({"kind": kind, "credentials": credentials})
         with self._tx() as conn:
-            conn.execute(stmt)
+            self._put_state(conn, GLOBAL_BACKOFF_KEY, until, sanitize_error(reason), value)
 
     def global_backoff(self, *, now: datetime | None = None) -> GlobalBackoff | None:
         """The backoff in force at `now`, or None when there is none or it has passed."""
         now = _utc(now)
-        stmt = sa.select(state_table.c.until, state_table.c.reason).where(
+        stmt = sa.select(state_table.c.until, state_table.c.reason, state_table.c.value).where(
             state_table.c.key == GLOBAL_BACKOFF_KEY
         )
         with self._tx(write=False) as conn:
             row = conn.execute(stmt).first()
         if row is None or row.until is None or row.until <= now:
             return None
-        return GlobalBackoff(until=row.until, reason=row.reason or "")
+        kind, credentials = _backoff_value(row.value)
+        return GlobalBackoff(row.until, row.reason or "", kind, credentials)
 
     def clear_global_backoff(self) -> None:
         with self._tx() as conn:
             conn.execute(sa.delete(state_table).where(state_table.c.key == GLOBAL_BACKOFF_KEY))
+
+    def note_server_error(
+        self, entity_ref: str, reason: str, *, window: timedelta, now: datetime | None = None
+    ) -> int:
+        """Record that the entity's Microcks calls met a 5xx or 429; returns how many distinct
+        entities did so within `window` (this one included). Kept in the database, so runs in
+        other processes count too; expired records are removed as a side effect."""
+        now = _utc(now)
+        key = SERVER_ERROR_KEY + entity_hash(entity_ref)
+        s = state_table
+        recent = sa.and_(s.c.key.like(SERVER_ERROR_KEY + "%"), s.c.until > now)
+        with self._tx() as conn:
+            conn.execute(sa.delete(s).where(s.c.key.like(SERVER_ERROR_KEY + "%"), s.c.until <= now))
+            self._put_state(conn, key, now + window, sanitize_error(reason), None)
+            return conn.execute(sa.select(sa.func.count()).where(recent)).scalar_one()
 
     # -- events -----------------------------------------------------------------------------
 
