@@ -21,3 +21,10 @@ def synced(world: World) -> World:
     """Every sample entity synced once."""
     assert all(r.success for r in world.sync())
     return world
+
+
+@pytest.fixture
+def unconfigured(tmp_path: Path) -> Iterator[World]:
+    """Microcks not configured: the catalog sensor records work and requests no run."""
+    with make_world(tmp_path, configured=False) as w:
+        yield w

@@ -3,23 +3,12 @@ counted, entities in error named with their reason, idle ticks short."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-from dagster_fixtures import World, make_world
+from dagster_fixtures import World
 
 from microcks_pipeline.defs import settings as s
 
 PETSTORE = "api:default/petstore"
 EXAMPLES = "petstore/mocks/default/petstore-examples.yaml"
-
-
-@pytest.fixture
-def unconfigured(tmp_path: Path) -> Iterator[World]:
-    """Microcks not configured: the catalog sensor records work and requests no run."""
-    with make_world(tmp_path, configured=False) as world:
-        yield world
 
 
 def test_a_first_tick_counts_the_mocks_to_create_and_says_why_runs_wait(
