@@ -31,8 +31,9 @@ import httpcore
 import httpx
 
 from microcks_pipeline.errors import ArtifactPolicyError, ConfigError, TransientError
+from microcks_pipeline.hosts import host_refusal
 from microcks_pipeline.model import EntityLocation
-from microcks_pipeline.scm import raw_content_url
+from microcks_pipeline.remote import Answer, RateLimited, RemoteFiles, rate_limit_until
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024  # Microcks' own upload limit
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -44,7 +45,8 @@ _HTTP_REF = re.compile(r"^https?://", re.IGNORECASE)
 class UrlPolicy:
     """What URL artifacts may be fetched, and how much of them."""
 
-    allowed_hosts: frozenset[str] = frozenset()  # exact host names (lower-case); empty → no URL
+    # `host` (any port) or `host:port` entries, see hosts.py; empty → no URL
+    allowed_hosts: frozenset[str] = frozenset()
     allow_http: bool = False  # https only by default
     allow_private: bool = False  # loopback/private/link-local/reserved/multicast refused by default
     host_tokens: Mapping[str, str] = field(default_factory=dict)  # bearer token per host
@@ -161,9 +163,11 @@ def check_url(url: str, policy: UrlPolicy) -> tuple[str, int]:
         raise ArtifactPolicyError(f"artifact URL {shown} refused: credentials inside URLs")
     if not host:
         raise ArtifactPolicyError(f"artifact URL {shown} refused: no host")
-    if host not in {h.lower() for h in policy.allowed_hosts}:
-        raise ArtifactPolicyError(f"artifact URL {shown} refused: host {host} is not allowed")
-    return host, port or (443 if scheme == "https" else 80)
+    port = port or (443 if scheme == "https" else 80)
+    refusal = host_refusal(policy.allowed_hosts, host, port)
+    if refusal is not None:
+        raise ArtifactPolicyError(f"artifact URL {shown} refused: {refusal}")
+    return host, port
 
 
 class _PinnedBackend(httpcore.SyncBackend):
@@ -212,13 +216,21 @@ class ArtifactReader:
         *,
         max_file_bytes: int = DEFAULT_MAX_BYTES,
         transport: httpx.BaseTransport | None = None,
+        remote_interval: float = 0.0,
     ) -> None:
+        """`remote_interval`: seconds before a remote file or repository is asked again."""
         self.policy = policy
         self.max_file_bytes = max_file_bytes
         self._transport = transport
         self._client: httpx.Client | None = None
         self._tokens = {h.lower(): t for h, t in policy.host_tokens.items()}
         self._real_roots: dict[str, str] = {}
+        self.remote = RemoteFiles(
+            self._fetch,
+            interval=remote_interval,
+            enterprise_hosts=policy.github_enterprise_hosts,
+            usable=self._fetchable,
+        )
 
     def __enter__(self) -> ArtifactReader:
         return self
@@ -380,8 +392,22 @@ class ArtifactReader:
         return self._client
 
     def _read_url(self, url: str) -> bytes:
-        # A repository's file page is HTML: read its raw content.
-        url = raw_content_url(url, self.policy.github_enterprise_hosts)
+        # Conditional, per-repository reads (remote.py); requests go through _fetch.
+        return self.remote.read(url)
+
+    def begin_pass(self) -> None:
+        """A new catalog pass: remote repositories may be asked again (see remote.py)."""
+        self.remote.begin_pass()
+
+    def _fetchable(self, url: str) -> bool:
+        try:
+            check_url(url, self.policy)
+        except ArtifactPolicyError:
+            return False
+        return True
+
+    def _fetch(self, url: str, extra: Mapping[str, str]) -> Answer:
+        """GET `url` under the policy, redirects re-checked hop by hop; a 2xx or 304 Answer."""
         policy = self.policy
         deadline = time.monotonic() + policy.timeout
         hops = 0
@@ -390,7 +416,7 @@ class ArtifactReader:
             host, port = check_url(url, policy)
             _checked_addresses(host, port, policy, shown)  # refuse before any connection
             # identity: the size cap counts what we hold; no decompression bombs
-            headers = {"Accept": "*/*", "Accept-Encoding": "identity"}
+            headers = {"Accept": "*/*", **extra, "Accept-Encoding": "identity"}
             token = self._tokens.get(host)
             if token:
                 headers["Authorization"] = f"Bearer {token}"
@@ -399,9 +425,13 @@ class ArtifactReader:
                     status = response.status_code
                     if status in _REDIRECTS and response.headers.get("location"):
                         target = urljoin(url, response.headers["location"])
+                    elif status == 304:
+                        return Answer(304, response.headers, b"", url)
                     else:
+                        _raise_if_rate_limited(status, response.headers, host, shown)
                         _raise_for_status(status, response.headers, shown)
-                        return _bounded_body(response, policy.max_bytes, deadline, shown)
+                        body = _bounded_body(response, policy.max_bytes, deadline, shown)
+                        return Answer(status, response.headers, body, url)
             except httpx.TimeoutException:
                 raise TransientError(f"timeout reading artifact URL {shown}") from None
             except httpx.HTTPError as exc:
@@ -432,6 +462,14 @@ def _opened_path(fd: int) -> str | None:
 
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _raise_if_rate_limited(status: int, headers: httpx.Headers, host: str, shown: str) -> None:
+    until = rate_limit_until(status, headers, time.time())
+    if until is not None:
+        raise RateLimited(
+            f"artifact URL {shown} answered {status}: rate limited", host=host, until=until
+        )
 
 
 def _raise_for_status(status: int, headers: httpx.Headers, shown: str) -> None:

@@ -1,22 +1,26 @@
 """Drift audit: the one place that scans every Microcks service (on a schedule, never per run).
 
-It re-queues our mocks whose service was deleted or changed behind our back, and deletes
-orphans: services whose entity hash the status table knows but whose mock it no longer wants.
-Services of unknown hashes are never touched: they belong to someone else.
+It re-queues our mocks whose service was deleted, re-created or changed behind our back, and
+deletes orphans: services whose entity hash the status table knows but whose mock it no longer
+wants. Services of unknown hashes are never touched, nor read: they belong to someone else.
+
+"Changed" is judged on content, never on `metadata.lastUpdate` (Microcks refreshes it only on a
+main upload and a metadata PUT, not on a secondary upload or an operation override): each
+completed mock's service is read with its messages and compared with the record of its last
+verified apply (converge.differences) — example sources, dispatchers, labels, annotations.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
+from microcks_pipeline.converge import AppliedRecord, differences
 from microcks_pipeline.identity import mock_id_of_version
 from microcks_pipeline.microcks import MicrocksClient
+from microcks_pipeline.model import Event, StatusRow
+from microcks_pipeline.observed import parse_service_view
 from microcks_pipeline.store import StatusStore
-from microcks_pipeline.store.rows import Event
-
-# Microcks stamps lastUpdate itself; a little slack keeps our own upload from looking foreign.
-CHANGE_SLACK = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -26,9 +30,47 @@ class AuditResult:
     orphans_deleted: tuple[str, ...]  # versions deleted
 
 
-def _last_update(service: dict) -> datetime | None:
-    millis = (service.get("metadata") or {}).get("lastUpdate")
-    return datetime.fromtimestamp(millis / 1000, UTC) if isinstance(millis, int | float) else None
+def _drift(client: MicrocksClient, row: StatusRow, service: dict | None) -> str | None:
+    """Why `row`'s service no longer holds what was applied, or None when it does."""
+    if service is None:
+        return "service missing in Microcks"
+    if row.microcks_service_id and service.get("id") != row.microcks_service_id:
+        return "service re-created in Microcks"
+    record = AppliedRecord.from_json(row.applied_artifacts)
+    if record is None:
+        return "nothing recorded as applied"  # rows completed before the record existed
+    view = client.read_service(str(service.get("name")), row.microcks_version_id)
+    if view is None:
+        return "service missing in Microcks"
+    try:
+        found = differences(record.expected, parse_service_view(view))
+    except ValueError:
+        return "service view unreadable"
+    return "service changed in Microcks: " + "; ".join(found) if found else None
+
+
+def _drifted(
+    client: MicrocksClient, rows: list[StatusRow], seen: dict[str, dict], events: list[Event]
+) -> list[StatusRow]:
+    """The completed mocks whose service drifted, each with a `drift_detected` event saying how."""
+    drifted = []
+    for row in rows:
+        if row.desired_action != "reconcile" or row.status != "completed":
+            continue
+        why = _drift(client, row, seen.get(row.microcks_version_id))
+        if why is not None:
+            drifted.append(row)
+            events.append(
+                Event(
+                    row.entity_ref,
+                    "drift_detected",
+                    "warn",
+                    f"audit re-queued: {why}",
+                    row.mock_id,
+                    row.id,
+                )
+            )
+    return drifted
 
 
 def _wanted_now(store: StatusStore, entity_ref: str, version: str) -> bool:
@@ -73,30 +115,7 @@ def run_audit(
                 )
             )
 
-    requeue = []
-    for row in rows:
-        if row.desired_action != "reconcile" or row.status != "completed":
-            continue
-        service = seen.get(row.microcks_version_id)
-        if service is None:
-            why = "service missing in Microcks"
-        elif row.microcks_service_id and service.get("id") != row.microcks_service_id:
-            why = "service re-created in Microcks"
-        elif (changed := _last_update(service)) and changed > row.updated_at + CHANGE_SLACK:
-            why = "service changed in Microcks"
-        else:
-            continue
-        requeue.append(row)
-        events.append(
-            Event(
-                row.entity_ref,
-                "drift_detected",
-                "warn",
-                f"audit re-queued: {why}",
-                row.mock_id,
-                row.id,
-            )
-        )
+    requeue = _drifted(client, rows, seen, events)
     if requeue:
         store.requeue([r.id for r in requeue], now=now)
     if events:

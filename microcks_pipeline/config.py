@@ -159,8 +159,9 @@ def _closed(schema: Any) -> Any:
 def path_problem(path: str) -> str | None:
     """Why the schema refuses an artifact path written in microcks.yaml, or None.
 
-    The reader checks the resolved location again at read time; this catches the obvious
-    escapes early, with the author's line number."""
+    This catches absolute paths and bad URLs early, with the author's line number. A `..` is
+    left to the artifact reader, which resolves it and then checks that the result stays inside
+    the entity's repository, the rule `$text` follows too."""
     for error in _path_validator().iter_errors(path):
         return _message(error)
     return None

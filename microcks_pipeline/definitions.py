@@ -17,6 +17,10 @@ from microcks_pipeline.defs.jobs import (
 )
 from microcks_pipeline.defs.report import status_report_sensor
 from microcks_pipeline.defs.resources import resources_from_env
+from microcks_pipeline.defs.run_failures import (
+    release_leases_of_canceled_runs,
+    release_leases_of_failed_runs,
+)
 from microcks_pipeline.defs.schedules import drift_audit_schedule, event_retention_schedule
 from microcks_pipeline.defs.sensors import catalog_sensor, sync_sensor
 
@@ -31,7 +35,13 @@ defs = dg.Definitions(
         prune_events_job,
         status_report_job,
     ],
-    sensors=[catalog_sensor, sync_sensor, status_report_sensor],
+    sensors=[
+        catalog_sensor,
+        sync_sensor,
+        status_report_sensor,
+        release_leases_of_failed_runs,
+        release_leases_of_canceled_runs,
+    ],
     schedules=[drift_audit_schedule, event_retention_schedule],
     resources=resources_from_env(),
     # UI materializations and backfills run Dagster's implicit asset job: keep it in one

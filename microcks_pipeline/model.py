@@ -114,6 +114,8 @@ class StatusRow:
     updated_at: datetime
     # Why the row is what it is (a load failure, a removal, the last failure): see lifecycle.
     failure_cause: Cause | None = None
+    # What the last verified apply uploaded and saw (converge.AppliedRecord as JSON), or None.
+    applied_artifacts: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
 """The processor: one catalog pass → desired state → status rows. Never calls Microcks.
 
 Fingerprints are content hashes. An entity whose files are all provably unchanged since the last
-pass (filestat: same inode, size, mtime and ctime, not racily fresh; otherwise read again and
-compared byte for byte; URLs are always read again) reuses its desired state,
-and an entity whose desired state and status rows are both as the last pass left them is not
-planned again. That keeps an unchanged tick close to the cost of reading the files.
+pass reuses its desired state: a file by filestat (same inode, size, mtime and ctime, not racily
+fresh; otherwise read again and compared byte for byte), a URL through the reader's remote
+memory (remote.py: a conditional request, or nothing at all when its repository's commit, or
+the file's blob in it, is unchanged, or when it was checked within the remote interval). An
+entity whose desired state and status rows are both as the last pass left them is not planned
+again. That keeps an unchanged tick close to the cost of reading the files, and an unchanged
+remote tick at one request per repository.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ class ProcessResult:
     events_written: int
     problems: tuple[str, ...]
     load_failures: tuple[str, ...] = ()  # `<ref> <mock>: <reason>` of newly failed mocks
+    # Hosts whose rate limit holds remote reads back (their files keep their last content).
+    remote_backoffs: tuple[str, ...] = ()
     changes: tuple[Event, ...] = ()  # the events written: what changed, mock by mock
 
 
@@ -91,6 +96,8 @@ class ScanCache:
 
 
 def _unchanged(reader: ArtifactReader, reads: list[_Read]) -> bool:
+    # For a URL, `read` answers from the reader's remote memory unless the host says the file
+    # changed (remote.py), so comparing its bytes costs no download.
     try:
         return all(
             (path is not None and unchanged(path, key)) or reader.read(source) == data
@@ -145,6 +152,7 @@ def process_catalog(
         snapshot = source.list_entities()
     except CatalogUnavailable as exc:
         return ProcessResult(False, False, (), (), 0, 0, (str(exc),))
+    reader.begin_pass()
 
     rows_by_ref = _group(store.desired_index())
     listed = {e.ref for e in snapshot.entities}
@@ -180,5 +188,6 @@ def process_catalog(
         events_written=events,
         problems=snapshot.problems,
         load_failures=plan.load_failures,
+        remote_backoffs=reader.remote.backoffs(),
         changes=plan.events if events else (),
     )

@@ -1,8 +1,11 @@
 """Make Microcks hold exactly one entity's desired mocks (DESIGN §6 steps 2–5); no Dagster, no DB.
 
-Observe once (one search call, whatever Microcks holds), then act per mock: upload main
-(Microcks updates in place, keeping the service id: never delete before an update), then each
-secondary with mainArtifact=false in order, then read the service back. Deletes come last.
+Find the entity's services with one search call, then per mock act on the artifact-level plan
+of converge.py: upload main (Microcks updates in place, keeping the service id: never delete
+before an update), APIMetadata, then APIExamples (mainArtifact=false), tombstones for stale
+upload names; then read the service once with its messages and verify it holds exactly what
+the mock declares. A difference (changed in Microcks) is repaired once and read again; what
+still differs fails the mock. Deletes come last.
 Every step is idempotent, so a crashed or repeated reconcile does no harm.
 
 Failure semantics: a permanent or transient error fails that mock only (its live service is
@@ -11,10 +14,21 @@ left as it is); AuthError and MicrocksUnreachable are Microcks-wide and raised a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from microcks_pipeline.converge import Action as PlanAction
+from microcks_pipeline.converge import (
+    AppliedRecord,
+    MockState,
+    PutMetadata,
+    PutOperation,
+    differences,
+    first_pass,
+    mock_state,
+    repair_pass,
+)
 from microcks_pipeline.desired import DesiredMock
 from microcks_pipeline.errors import AuthError, PermanentError, PipelineError, TransientError
 from microcks_pipeline.identity import (
@@ -25,6 +39,7 @@ from microcks_pipeline.identity import (
 )
 from microcks_pipeline.microcks.client import MicrocksClient
 from microcks_pipeline.microcks.errors import MicrocksUnreachable
+from microcks_pipeline.observed import ObservedService, parse_service_view
 
 Action = Literal["created", "updated", "deleted", "absent", "failed"]
 
@@ -39,6 +54,7 @@ class MockOutcome:
     mock_url: str | None
     error: PipelineError | None = None  # TransientError / PermanentError (AuthError is raised)
     warnings: tuple[str, ...] = ()
+    applied: AppliedRecord | None = None  # what the service verifiably holds, for the store
 
 
 @dataclass(frozen=True)
@@ -61,10 +77,13 @@ def reconcile_entity(
     delete: Iterable[str] = (),
     keep: Iterable[str] = (),
     prune: bool = True,
+    applied: Mapping[str, AppliedRecord | None] | None = None,
 ) -> ReconcileResult:
     """Upload `upsert`, delete the services of `delete`, and (prune) any other owned service.
 
     `keep`: mock ids that are desired but not part of this call (unchanged); prune spares them.
+    `applied`: per mock id, the record of its last verified apply (its stale upload names get
+    tombstones); each successful outcome carries the new record.
     Raises AuthError or TransientError when Microcks as a whole is unusable (the lookup failed,
     no connection, credentials refused); nothing is deleted in that case.
     """
@@ -77,7 +96,7 @@ def reconcile_entity(
     existing = client.services_of_entity(entity_name, ref_hash)  # errors here are raised
     outcomes: list[MockOutcome] = []
     for mock in upsert:
-        outcomes.append(_upsert(client, mock, existing))
+        outcomes.append(_upsert(client, mock, existing, (applied or {}).get(mock.mock_id)))
 
     for mock_id in delete_ids:
         victims = [s for s in existing if s.get("version") == _version_or_none(entity_ref, mock_id)]
@@ -120,34 +139,29 @@ def _version_or_none(entity_ref: str, mock_id: str) -> str | None:
 
 
 def _upsert(
-    client: MicrocksClient, mock: DesiredMock, existing: list[dict[str, Any]]
+    client: MicrocksClient,
+    mock: DesiredMock,
+    existing: list[dict[str, Any]],
+    applied: AppliedRecord | None,
 ) -> MockOutcome:
-    expected = f"{mock.service_name}:{mock.version}"
     existed = any(
         s.get("name") == mock.service_name and s.get("version") == mock.version for s in existing
     )
     warnings: list[str] = []
+    state = mock_state(mock)
     try:
-        imported = client.upload(mock.main.upload_name, mock.main.content, main=True)
-        if imported != expected:
-            raise PermanentError(
-                f"Microcks imported {imported!r} from {mock.main.upload_name}, expected "
-                f"{expected!r}: the main artifact's title/version were not taken"
-            )
-        # After every main upload, in order: a main re-import drops APIMetadata's dispatchers.
-        for artifact in mock.secondaries:
-            imported = client.upload(artifact.upload_name, artifact.content, main=False)
-            if imported != expected:
-                # Microcks answers 201 even when it skipped the file for lack of that service.
-                warnings.append(
-                    f"{artifact.upload_name} names service {imported!r}, not {expected!r}; "
-                    "Microcks may have skipped it"
+        _act(client, state, first_pass(state, applied), warnings)
+        observed = _observe(client, mock)
+        if differences(state.record.expected, observed):
+            # Changed in Microcks (override, foreign examples, labels): repair, then look again.
+            _act(client, state, repair_pass(state, observed), warnings, observed.service_id)
+            observed = _observe(client, mock)
+            left = differences(state.record.expected, observed)
+            if left:
+                # The same uploads would leave the same difference: an operator must look.
+                raise PermanentError(
+                    f"Microcks does not hold what {mock.mock_id!r} declares: " + "; ".join(left)
                 )
-        service = client.get_service(mock.service_name, mock.version)
-        if service is None:
-            raise TransientError(f"service {expected} not found right after its upload")
-        if service.get("name") != mock.service_name or service.get("version") != mock.version:
-            raise PermanentError(f"Microcks read back {service.get('name')!r} for {expected}")
         # A rename that only changed case leaves the old-case service with our version: drop it.
         for other in existing:
             if other.get("version") == mock.version and other.get("name") != mock.service_name:
@@ -159,10 +173,57 @@ def _upsert(
     return MockOutcome(
         mock.mock_id,
         "updated" if existed else "created",
-        str(service.get("id")) if service.get("id") is not None else None,
+        observed.service_id,
         client.mock_url(mock.service_name, mock.version),
         warnings=tuple(warnings),
+        applied=state.record,
     )
+
+
+def _act(
+    client: MicrocksClient,
+    state: MockState,
+    actions: Sequence[PlanAction],
+    warnings: list[str],
+    service_id: str | None = None,
+) -> None:
+    """Carry out the plan's actions in order; a main upload must import the stamped service."""
+    mock = state.mock
+    expected = f"{mock.service_name}:{mock.version}"
+    target = service_id or expected  # Microcks accepts `name:version` wherever it takes an id
+    for action in actions:
+        if isinstance(action, PutOperation):
+            client.override_operation(target, action.operation, dict(action.values))
+        elif isinstance(action, PutMetadata):
+            client.update_metadata(target, dict(action.labels), dict(action.annotations))
+        else:
+            imported = client.upload(action.name, action.content, main=action.main)
+            if action.main and imported != expected:
+                raise PermanentError(
+                    f"Microcks imported {imported!r} from {action.name}, expected "
+                    f"{expected!r}: the main artifact's title/version were not taken"
+                )
+            if imported != expected:
+                # Microcks answers 201 even when it skipped the file for lack of that service.
+                warnings.append(
+                    f"{action.name} names service {imported!r}, not {expected!r}; "
+                    "Microcks may have skipped it"
+                )
+
+
+def _observe(client: MicrocksClient, mock: DesiredMock) -> ObservedService:
+    """The one read-back: the service with its messages."""
+    expected = f"{mock.service_name}:{mock.version}"
+    view = client.read_service(mock.service_name, mock.version)
+    if view is None:
+        raise TransientError(f"service {expected} not found right after its upload")
+    try:
+        observed = parse_service_view(view)
+    except ValueError:
+        raise TransientError(f"Microcks answered no service in the view of {expected}") from None
+    if observed.name != mock.service_name or observed.version != mock.version:
+        raise PermanentError(f"Microcks read back {observed.name!r} for {expected}")
+    return observed
 
 
 def _delete(client: MicrocksClient, mock_id: str, victims: list[dict[str, Any]]) -> MockOutcome:

@@ -19,6 +19,7 @@ from typing import Any
 
 from microcks_pipeline.artifacts import ArtifactReader
 from microcks_pipeline.catalog.entity import CatalogSource
+from microcks_pipeline.converge import AppliedRecord
 from microcks_pipeline.desired import ENTITY_MOCK_ID, EntityDesired, load_entity_desired
 from microcks_pipeline.errors import AuthError, PermanentError, PipelineError, TransientError
 from microcks_pipeline.lifecycle import (
@@ -134,9 +135,16 @@ class _Recorder:
 
     def _complete(self, row: StatusRow, t: Transition, outcome: MockOutcome | None) -> None:
         service_id = outcome.service_id if outcome else None
+        applied = outcome.applied.to_json() if outcome and outcome.applied else None
         assert t.fingerprint is not None
         done = self.store.complete(
-            row.id, self.owner, t.fingerprint, service_id=service_id, cause=t.cause, now=self.now
+            row.id,
+            self.owner,
+            t.fingerprint,
+            service_id=service_id,
+            applied=applied,
+            cause=t.cause,
+            now=self.now,
         )
         if not done:
             return self._superseded(row)
@@ -256,6 +264,7 @@ def _act(
             delete=deletes,
             keep=keep - set(deletes),
             prune=desired is not None and not desired.failures,
+            applied={r.mock_id: AppliedRecord.from_json(r.applied_artifacts) for r in rows},
         )
     except (AuthError, MicrocksUnreachable):
         raise

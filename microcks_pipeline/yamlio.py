@@ -11,19 +11,15 @@ from typing import Any
 
 import yaml
 
+from microcks_pipeline.errors import YamlError
+
+__all__ = ["YamlError", "compose_all", "construct", "load_all", "load_one"]
+
 # libyaml's parser when present: the catalog pass parses thousands of small files per tick.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_YAML_BYTES = 2 * 1024 * 1024  # the same limit Microcks puts on an upload
 MAX_EXPANDED_NODES = 200_000
-
-
-class YamlError(ValueError):
-    """The file is not acceptable YAML; `line` is 1-based when known."""
-
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], limit: int) -> int:

@@ -75,7 +75,8 @@ class World:
 
     # -- sensors, as the daemon would run them ---------------------------------------------
     def tick(self, sensor_name: str, cursor: str | None = None) -> SensorExecutionData:
-        """Evaluate the sensor the way the daemon does, reporting its asset events as it does."""
+        """Evaluate the sensor the way the daemon does (from `cursor`, the last tick's),
+        reporting its asset events as the daemon does."""
         sensor = defs.resolve_sensor_def(sensor_name)
         context = dg.build_sensor_context(
             instance=self.instance, definitions=defs, resources=self.resources, cursor=cursor

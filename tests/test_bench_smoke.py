@@ -33,3 +33,20 @@ def test_microcks_calls_reports_the_same_call_count_at_both_sizes() -> None:
     out = _run("microcks_calls.py", "--services", "50", "--rounds", "1")
 
     assert "call count independent of the service count: yes" in out
+    assert "calls within budget (per mock, and <= 1 token request per run): yes" in out
+
+
+def test_remote_scan_reports_an_unchanged_pass_at_one_request_per_repository() -> None:
+    out = _run("remote_scan.py", "--entities", "24", "--repos", "4")
+
+    assert "files 72, repositories 4" in out
+    assert "unchanged pass artifact bytes   0" in out
+    assert "unchanged pass requests/repo    1.00" in out
+    assert "edit pass re-planned entities   1 ['api:default/orders-7']" in out
+    assert "targets met: yes" in out
+
+
+def test_remote_scan_meets_its_targets_on_gitlab_too() -> None:
+    out = _run("remote_scan.py", "--entities", "12", "--repos", "3", "--flavor", "gitlab")
+
+    assert "targets met: yes" in out

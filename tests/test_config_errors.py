@@ -101,7 +101,7 @@ def test_all_problems_are_reported_at_once_one_per_line_in_line_order() -> None:
         "      artifacts:\n"  # 6
         "        - path: /etc/passwd\n"  # 7
         "    - mockId: default\n"  # 8
-        "      openapi: {path: ../x.yaml}\n"  # 9
+        "      openapi: {path: /x.yaml}\n"  # 9
     )
 
     with pytest.raises(ConfigProblems) as caught:

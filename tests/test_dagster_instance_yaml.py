@@ -1,17 +1,26 @@
-"""The top-level dagster.yaml loads a working production instance on the real PostgreSQL."""
+"""The top-level dagster.yaml loads a working production instance on the real PostgreSQL, and its
+run retries re-run a run that died but never one that failed on a classified failure."""
 
 from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
 import psycopg2
 import pytest
+from dagster._daemon.auto_run_reexecution.auto_run_reexecution import (
+    filter_runs_to_should_retry,
+)
+from dagster_fixtures import World, make_world, request_for
+from run_process_fixtures import PETSTORE, interrupt, start_a_slow_run
 
 from microcks_pipeline.defs.partitions import entity_partitions
+from microcks_pipeline.defs.resources import MicrocksResource
+from microcks_pipeline.localserver import DEFAULT_CLIENT_ID
 
 REPO = Path(__file__).resolve().parents[1]
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
@@ -119,10 +128,11 @@ def test_dagster_yaml_queues_runs_one_per_entity_and_caps_microcks_steps(
     assert concurrency.pool_config.default_pool_limit is not None  # caps pool="microcks_api"
 
 
-def test_dagster_yaml_retries_failed_runs(production_home: Path) -> None:
+def test_dagster_yaml_retries_runs_that_died_but_no_failed_step(production_home: Path) -> None:
     with dg.DagsterInstance.from_config(str(production_home)) as instance:
         assert instance.run_retries_enabled
         assert instance.run_retries_max_retries == 1
+        assert instance.run_retries_retry_on_asset_or_op_failure is False
 
 
 def test_dagster_yaml_without_its_variables_fails_clearly(
@@ -136,3 +146,70 @@ def test_dagster_yaml_without_its_variables_fails_clearly(
 
     with pytest.raises(Exception, match="DAGSTER_PG_"):
         dg.DagsterInstance.from_config(str(home))
+
+
+# ---- run retries: a died run is retried, a failed step never ----------------------------------
+
+
+@pytest.fixture
+def world_on_production(tmp_path: Path, production_home: Path) -> Iterator[World]:
+    """The sample world (local Microcks with faults, SQLite status store) on the production
+    dagster.yaml's instance (PostgreSQL)."""
+    with (
+        make_world(tmp_path, faults=True) as base,
+        dg.DagsterInstance.from_config(str(production_home)) as instance,
+    ):
+        yield replace(base, instance=instance)
+
+
+def _retried_by_the_daemon(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """What Dagster's auto-run-reexecution daemon decides for the run (its own function)."""
+    run = instance.get_run_by_id(run_id)
+    assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
+    return bool(list(filter_runs_to_should_retry([run], instance)))
+
+
+def _wrong_secret(world: World) -> World:
+    return world.using(
+        microcks=MicrocksResource(
+            base_url=world.server.base_url, client_id=DEFAULT_CLIENT_ID, client_secret="wrong"
+        )
+    )
+
+
+def _broken_config(world: World) -> World:
+    (world.catalog_dir / "petstore" / "microcks.yaml").write_text("spec: {mocks: []}\n")
+    return world
+
+
+@pytest.mark.parametrize(
+    "breaking",
+    [
+        pytest.param(lambda w: w.using(microcks=MicrocksResource()), id="not-configured"),
+        pytest.param(_wrong_secret, id="auth"),
+        pytest.param(_broken_config, id="permanent"),
+    ],
+)
+def test_a_run_that_failed_on_a_classified_failure_is_not_retried(
+    world_on_production: World, breaking: Callable[[World], World]
+) -> None:
+    world = world_on_production
+    world.tick_catalog()
+    request = request_for(world.tick_sync().run_requests, PETSTORE)
+    world = breaking(world)
+    world.tick_catalog()
+
+    result = world.run(request)
+
+    assert not result.success
+    assert world.instance.get_run_by_id(result.run_id).tags["dagster/will_retry"] == "false"
+    assert not _retried_by_the_daemon(world.instance, result.run_id)
+
+
+def test_a_run_killed_mid_sync_is_retried(world_on_production: World) -> None:
+    world = world_on_production
+    process, run_id, _ = start_a_slow_run(world)
+
+    interrupt(world, process, run_id, dg.DagsterRunStatus.FAILURE)
+
+    assert _retried_by_the_daemon(world.instance, run_id)

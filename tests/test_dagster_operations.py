@@ -13,6 +13,7 @@ from dagster_fixtures import CLIENT_SECRET, MANAGED, World, make_world, services
 
 from microcks_pipeline.definitions import defs
 from microcks_pipeline.defs.assets import sync_status_report
+from microcks_pipeline.defs.checks import mocks_answer_examples
 from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.resources import MicrocksResource
 from microcks_pipeline.identity import service_version
@@ -20,6 +21,7 @@ from microcks_pipeline.localserver import DEFAULT_CLIENT_ID
 from microcks_pipeline.store.rows import Event
 
 PETSTORE = "api:default/petstore"
+ORDERS = "api:default/orders-api"
 CHECK = dg.AssetCheckKey(dg.AssetKey("microcks_services"), "mocks_answer_examples")
 
 
@@ -77,6 +79,30 @@ def test_the_check_fails_when_a_service_disappears_behind_our_back(synced: World
     assert not evaluation.passed
     assert "missing in Microcks" in evaluation.metadata["results"].value["default"]
     assert evaluation.metadata["failing"].value == 1
+
+
+def test_the_check_is_evaluated_per_entity_partition_and_a_failure_stays_in_its_own(
+    synced: World,
+) -> None:
+    with synced.microcks.client() as client:
+        client.delete_service(services(synced)[f"petstore:{service_version(PETSTORE, 'default')}"])
+
+    pet = run_check(synced, PETSTORE)
+    orders = run_check(synced, ORDERS)
+
+    assert (pet.partition, pet.passed) == (partition_key(PETSTORE), False)
+    assert (orders.partition, orders.passed) == (partition_key(ORDERS), True)
+    latest = synced.instance.event_log_storage.get_asset_check_execution_history(CHECK, limit=10)
+    assert {r.event.asset_check_evaluation.partition for r in latest if r.event} >= {
+        partition_key(PETSTORE),
+        partition_key(ORDERS),
+    }
+
+
+def test_the_check_runs_in_the_microcks_pool_like_its_asset() -> None:
+    asset = defs.resolve_assets_def(CHECK.asset_key)
+    assert mocks_answer_examples.partitions_def == asset.partitions_def
+    assert mocks_answer_examples.node_def.pool == "microcks_api" == asset.node_def.pool
 
 
 def test_the_status_report_tables_every_row_with_counts_per_status(synced: World) -> None:

@@ -230,11 +230,10 @@ def test_an_entry_with_an_invalid_mockId_fails_under_its_position(tmp_path: Path
     assert_store_unaffected(repo)
 
 
-@pytest.mark.parametrize("bad_path", ["/etc/passwd", "../../../outside.yaml"])
-def test_absolute_or_escaping_artifact_path_fails_its_mock_with_its_line(
-    tmp_path: Path, bad_path: str
-) -> None:
-    # microcks.yaml validation refuses these outright (file:line:field), before any read.
+@pytest.mark.parametrize("bad_path", ["/etc/passwd", "C:/outside.yaml"])
+def test_absolute_artifact_path_fails_its_mock_with_its_line(tmp_path: Path, bad_path: str) -> None:
+    # microcks.yaml validation refuses these outright (file:line:field), before any read;
+    # a `..` escape is refused by the reader instead (see test_repository_paths.py).
     config = MICROCKS_YAML.replace("./mocks/alt/examples.yaml", bad_path)
     repo = pet_repo(tmp_path, **{"apis/pet/microcks.yaml": config})
 
@@ -483,7 +482,9 @@ def test_an_entity_located_by_its_file_page_reads_the_raw_files_beside_it(
     (mock,) = desired.mocks
     assert mock.secondaries[0].location == pages + "apis/web/ex/examples.yaml"  # the page URL
     assert yaml.safe_load(mock.secondaries[0].content)["metadata"]["name"] == "web"
-    assert {s.path for s in server.seen} == {raw + "microcks.yaml", raw + "ex/examples.yaml"}
+    # Besides GitLab's commit endpoint (this stand-in has none: 404), only the raw files.
+    files = {s.path for s in server.seen if not s.path.startswith("/api/v4/")}
+    assert files == {raw + "microcks.yaml", raw + "ex/examples.yaml"}
 
 
 def test_unreachable_microcks_yaml_is_a_transient_entity_failure(

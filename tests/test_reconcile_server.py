@@ -130,7 +130,7 @@ def test_reconcile_costs_one_lookup_the_uploads_and_one_read_back() -> None:
     assert result.calls == 1 + 1 + 2 + 1
 
 
-def test_a_secondary_naming_another_service_is_a_warning_not_a_failure() -> None:
+def test_examples_naming_another_service_fail_the_mock_naming_the_file_microcks_skipped() -> None:
     m = in_process()
     mock = desired_mock(examples=True)
     stray = type(mock.secondaries[0])(
@@ -143,8 +143,11 @@ def test_a_secondary_naming_another_service_is_a_warning_not_a_failure() -> None
 
     [outcome] = reconcile_entity(m.client, ENTITY_REF, ENTITY_NAME, upsert=[mock]).outcomes
 
-    assert outcome.action == "created"
-    assert len(outcome.warnings) == 1 and "other" in outcome.warnings[0]
+    # Microcks answers 201 but keeps none of them: the read-back shows the examples missing.
+    assert outcome.action == "failed"
+    assert isinstance(outcome.error, PermanentError)
+    assert f"no examples from desired files: {stray.upload_name}" in str(outcome.error)
+    assert outcome.warnings and all("other" in w for w in outcome.warnings)
 
 
 # -- deletes, prune and ownership -------------------------------------------------------------

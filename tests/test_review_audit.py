@@ -80,3 +80,61 @@ def test_the_audit_keeps_a_service_recreated_for_an_entity_that_came_back_during
     assert {r.desired_action for r in store.rows(ORDERS)} == {"reconcile"}
     assert not set(result.orphans_deleted) & wanted
     assert wanted <= {s["version"] for s in client.list_services()}
+
+
+def _synced_orders(setup: tuple[Path, StatusStore, MicrocksClient]) -> None:
+    catalog, store, client = setup
+    source, reader = FilesystemCatalog(catalog, cache_seconds=0), ArtifactReader()
+    process_catalog(source, reader, store, cache=ScanCache())
+    sync_entity(ORDERS, source=source, reader=reader, store=store, client=client, owner="run-1")
+    assert {r.status for r in store.rows(ORDERS)} == {"completed"}
+
+
+def test_the_audit_requeues_nothing_when_microcks_holds_what_was_applied(
+    setup: tuple[Path, StatusStore, MicrocksClient],
+) -> None:
+    _synced_orders(setup)
+    _, store, client = setup
+
+    result = run_audit(client, store)
+
+    assert result.requeued == ()
+    assert {r.status for r in store.rows(ORDERS)} == {"completed"}
+
+
+def test_labels_changed_in_microcks_requeue_the_mock_whatever_lastupdate_says(
+    setup: tuple[Path, StatusStore, MicrocksClient],
+) -> None:
+    _synced_orders(setup)
+    _, store, client = setup
+    default = service_version(ORDERS, "default")
+    client.update_metadata(f"orders-api:{default}", {"domain": "hacked"}, {})
+
+    result = run_audit(client, store)
+
+    assert result.requeued == (default,)
+    (event,) = [e for e in store.events(entity_ref=ORDERS) if e.event_type == "drift_detected"]
+    assert "labels {'domain': 'hacked'}, desired {'domain': 'commerce'}" in event.message
+
+
+def test_the_audit_never_reads_nor_touches_a_service_whose_version_is_not_ours(
+    setup: tuple[Path, StatusStore, MicrocksClient],
+) -> None:
+    _synced_orders(setup)
+    _, store, client = setup
+    foreign = (
+        "openapi: 3.0.2\ninfo: {title: orders-api, version: '2.1.0'}\npaths: {}\n",
+        "openapi: 3.0.2\ninfo: {title: orders-api, version: bk-00000000000000ff-default}\n"
+        "paths: {}\n",
+    )
+    for i, text in enumerate(foreign):
+        client.upload(f"foreign-{i}.yaml", text.encode(), main=True)
+    calls_before = client.calls
+
+    result = run_audit(client, store)
+
+    reads = client.calls - calls_before - 1  # one listing page, then one read per mock of ours
+    assert reads == len(store.rows(ORDERS))
+    assert result.orphans_deleted == () and result.requeued == ()
+    versions = {s["version"] for s in client.list_services()}
+    assert {"2.1.0", "bk-00000000000000ff-default"} <= versions

@@ -3,7 +3,8 @@
 import dagster as dg
 import httpx
 
-from microcks_pipeline.defs.partitions import entity_ref_of
+from microcks_pipeline.defs.assets import MICROCKS_POOL
+from microcks_pipeline.defs.partitions import entity_partitions, entity_ref_of
 from microcks_pipeline.defs.probe import mock_root, probe
 from microcks_pipeline.defs.resources import MicrocksResource, StatusStoreResource
 from microcks_pipeline.errors import PipelineError
@@ -11,6 +12,11 @@ from microcks_pipeline.errors import PipelineError
 
 @dg.asset_check(
     asset="microcks_services",
+    # Partitioned like its asset, so each entity's partition shows its own check result; and it
+    # reads Microcks, so it takes a slot of the same pool (`partitions_def`/`pool` of
+    # dagster's asset_check decorator, 1.13).
+    partitions_def=entity_partitions,
+    pool=MICROCKS_POOL,
     blocking=False,
     description="Each synced mock answers one of its examples as the example says.",
 )
@@ -23,9 +29,10 @@ def mocks_answer_examples(
     reason = microcks.not_configured_reason
     if reason is not None:
         return dg.AssetCheckResult(passed=False, description=reason)
+    store = status_store.store()
     rows = [
         r
-        for r in status_store.store().rows(ref)
+        for r in store.rows(ref)
         if r.desired_action == "reconcile" and r.status == "completed" and r.microcks_service_id
     ]
     if not rows:
@@ -33,7 +40,7 @@ def mocks_answer_examples(
     results: dict[str, str] = {}
     failed: list[str] = []
     try:
-        with microcks.client() as client, httpx.Client(timeout=microcks.timeout) as http:
+        with microcks.client(store) as client, httpx.Client(timeout=microcks.timeout) as http:
             for row in rows:
                 view = client.get_service_view(str(row.microcks_service_id))
                 if view is None:

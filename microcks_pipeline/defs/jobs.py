@@ -74,7 +74,7 @@ def sync_entities(
     store = status_store.store()
     force = is_forced(context.run.tags)
     failed: list[str] = []
-    with catalog.open() as (source, reader), microcks.client() as client:
+    with catalog.open() as (source, reader), microcks.client(store) as client:
         for done, ref in enumerate(config.entity_refs):
             try:
                 result = sync_or_fail(
@@ -137,8 +137,9 @@ def audit_microcks(
 ) -> dg.Output[None]:
     """Full scan of Microcks: re-queue drifted services, delete orphans we own."""
     require_microcks(microcks)
-    with microcks.client() as client:
-        result = run_audit(client, status_store.store())
+    store = status_store.store()
+    with microcks.client(store) as client:
+        result = run_audit(client, store)
     return dg.Output(
         None,
         metadata={

@@ -85,6 +85,10 @@ def catalog_message(result: ProcessResult, added: int, runs: int, held: str | No
         text = f"{entities}: " + "; ".join(p for p in parts if p)
     if not result.complete:
         text += "; listing incomplete, deletions held back: " + "; ".join(result.problems)
+    if result.remote_backoffs:
+        text += "; remote reads held back (files keep their last content): " + "; ".join(
+            result.remote_backoffs
+        )
     return text
 
 

@@ -22,6 +22,7 @@ from microcks_pipeline.catalog import catalog_source
 from microcks_pipeline.catalog.entity import CatalogSource
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.errors import ConfigError
+from microcks_pipeline.hosts import parse_allowed_hosts
 from microcks_pipeline.lifecycle import credentials_fingerprint
 from microcks_pipeline.microcks import MicrocksClient, TokenProvider
 from microcks_pipeline.microcks.token import check_base_url
@@ -39,7 +40,9 @@ class CatalogResource(dg.ConfigurableResource):
     root: str = Field(default="", description="Folder of catalog-info.yaml files")
     backstage_url: str = Field(default="", description="Backstage base URL (instead of root)")
     token: str = Field(default="", description="Backstage bearer token (use an EnvVar)")
-    allowed_hosts: list[str] = Field(default=[], description="Hosts artifact URLs may point at")
+    allowed_hosts: list[str] = Field(
+        default=[], description="host or host:port entries artifact URLs may point at"
+    )
     github_enterprise_hosts: list[str] = Field(
         default=[], description="GitHub Enterprise hosts: their /blob/ pages are read from /raw/"
     )
@@ -48,6 +51,10 @@ class CatalogResource(dg.ConfigurableResource):
     host_tokens: str = Field(default="", description='JSON {"host": "token"} (use an EnvVar)')
     max_bytes: int = Field(default=0, description="Artifact size cap; 0 keeps the library's")
     timeout: float = Field(default=10.0, description="Seconds per catalog or artifact request")
+    remote_interval: float = Field(
+        default=300.0,
+        description="Seconds before a remote file or repository is asked again for changes",
+    )
 
     def source(self) -> CatalogSource:
         """A new catalog source (close it when done, see `open`)."""
@@ -78,7 +85,7 @@ class CatalogResource(dg.ConfigurableResource):
 
     def reader(self) -> ArtifactReader:
         extra = {"max_file_bytes": self.max_bytes} if self.max_bytes else {}
-        return ArtifactReader(self.url_policy(), **extra)
+        return ArtifactReader(self.url_policy(), remote_interval=self.remote_interval, **extra)
 
     @contextmanager
     def open(self) -> Iterator[tuple[CatalogSource, ArtifactReader]]:
@@ -94,8 +101,12 @@ class CatalogResource(dg.ConfigurableResource):
 
     def url_policy(self) -> UrlPolicy:
         extra = {"max_bytes": self.max_bytes} if self.max_bytes else {}
+        try:
+            allowed = parse_allowed_hosts(self.allowed_hosts, source="allowed_hosts")
+        except ValueError as exc:
+            raise ConfigError(str(exc), field="catalog") from None
         return UrlPolicy(
-            allowed_hosts=_hosts(self.allowed_hosts),
+            allowed_hosts=allowed,
             github_enterprise_hosts=_hosts(self.github_enterprise_hosts),
             allow_http=self.allow_http,
             allow_private=self.allow_private,
@@ -165,17 +176,24 @@ class MicrocksResource(dg.ConfigurableResource):
         )
 
     @contextmanager
-    def client(self) -> Iterator[MicrocksClient]:
-        """A client for one evaluation or step, closed afterwards."""
+    def client(self, store: StatusStore | None = None) -> Iterator[MicrocksClient]:
+        """A client for one evaluation or step, closed afterwards.
+
+        With `store`, the token endpoint discovered by an earlier run for this Microcks URL is
+        reused (no Keycloak config request) and a newly discovered one is remembered there.
+        """
         reason = self.not_configured_reason
         if reason is not None:
             raise ConfigError(reason, field="microcks")
+        base = check_base_url(self.base_url)
         tokens = TokenProvider(
             self.base_url,
             self.client_id,
             self.client_secret,
             timeout=self.timeout,
             token_url=self.token_url or None,
+            known_token_url=store.known_token_endpoint(base) if store else None,
+            on_discovered=(lambda url: store.remember_token_endpoint(base, url)) if store else None,
         )
         with MicrocksClient(self.base_url, token_provider=tokens, timeout=self.timeout) as client:
             yield client
@@ -217,13 +235,14 @@ def resources_from_env(env: Mapping[str, str] | None = None) -> dict[str, dg.Con
         root=_value(env, s.CATALOG_ROOT, root_default),
         backstage_url=_value(env, s.BACKSTAGE_URL),
         token=_value(env, s.BACKSTAGE_TOKEN),
-        allowed_hosts=s.env_hosts(env, s.ALLOWED_HOSTS),
+        allowed_hosts=s.env_allowed_hosts(env),
         github_enterprise_hosts=s.env_hosts(env, s.GITHUB_ENTERPRISE_HOSTS),
         allow_http=s.env_bool(env, s.ALLOW_HTTP),
         allow_private=s.env_bool(env, s.ALLOW_PRIVATE),
         host_tokens=_value(env, s.HOST_TOKENS),
         max_bytes=s.env_int(env, s.ARTIFACT_MAX_BYTES, 0, minimum=0),
         timeout=s.env_float(env, s.HTTP_TIMEOUT, 10.0),
+        remote_interval=s.env_float(env, s.REMOTE_INTERVAL, 300.0),
     )
     microcks = MicrocksResource(
         base_url=_value(env, s.MICROCKS_URL),

@@ -94,7 +94,7 @@ def sync_step(
     """
     require_microcks(microcks)
     store = status_store.store()
-    with catalog.open() as (source, reader), microcks.client() as client:
+    with catalog.open() as (source, reader), microcks.client(store) as client:
         result = sync_or_fail(
             entity_ref,
             source=source,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from microcks_pipeline.artifacts import UrlPolicy
+from microcks_pipeline.hosts import parse_allowed_hosts
 
 # Names of the variables, so docs, tests and the demo spell them once.
 CATALOG_ROOT = "MICROCKS_PIPELINE_CATALOG_ROOT"
@@ -27,6 +28,7 @@ MICROCKS_TIMEOUT = "MICROCKS_TIMEOUT"
 DB_URL = "MICROCKS_PIPELINE_DB_URL"
 CATALOG_INTERVAL = "MICROCKS_PIPELINE_CATALOG_INTERVAL"
 SYNC_INTERVAL = "MICROCKS_PIPELINE_SYNC_INTERVAL"
+REMOTE_INTERVAL = "MICROCKS_PIPELINE_REMOTE_INTERVAL"
 BATCH_THRESHOLD = "MICROCKS_PIPELINE_BATCH_THRESHOLD"
 BATCH_SIZE = "MICROCKS_PIPELINE_BATCH_SIZE"
 BATCH_RUNS = "MICROCKS_PIPELINE_BATCH_RUNS"
@@ -88,12 +90,21 @@ def env_hosts(env: Mapping[str, str], name: str) -> list[str]:
     return [h.strip() for h in env.get(name, "").split(",") if h.strip()]
 
 
+def env_allowed_hosts(env: Mapping[str, str]) -> list[str]:
+    """The allow-list entries (`host` or `host:port`), each checked now: a malformed one, an
+    empty one between commas included, is a ValueError naming the variable and the entry."""
+    raw = env.get(ALLOWED_HOSTS, "")
+    entries = [h.strip() for h in raw.split(",")] if raw.strip() else []
+    parse_allowed_hosts(entries, source=ALLOWED_HOSTS)
+    return entries
+
+
 def artifact_url_policy(env: Mapping[str, str] | None = None) -> UrlPolicy:
     """Which artifact URLs the sync may read, from the environment (tokens left out): the
     catalog resource and `validate` both take it from here."""
     env = os.environ if env is None else env
     return UrlPolicy(
-        allowed_hosts=frozenset(h.lower() for h in env_hosts(env, ALLOWED_HOSTS)),
+        allowed_hosts=parse_allowed_hosts(env_allowed_hosts(env), source=ALLOWED_HOSTS),
         github_enterprise_hosts=frozenset(
             h.lower() for h in env_hosts(env, GITHUB_ENTERPRISE_HOSTS)
         ),

@@ -1,7 +1,9 @@
-"""Microcks' `/api` endpoints: artifact upload, services (list, count, search, get, delete), Keycloak config."""
+"""Microcks' `/api` endpoints: artifact upload, services (list, count, search, get, delete, operation
+override, metadata update), Keycloak config."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from starlette.concurrency import run_in_threadpool
@@ -15,7 +17,8 @@ from starlette.types import Message
 from .config import MAX_REQUEST_BYTES
 from .errors import spring_error
 from .importers import ImportCrashed, ImportRejected
-from .store import Store
+from .model import ParameterConstraint
+from .store import OperationValues, Store
 
 _TRUE = {"true", "on", "yes", "1"}
 _FALSE = {"false", "off", "no", "0"}
@@ -185,6 +188,76 @@ async def delete_service(request: HttpRequest) -> Response:
     return Response(status_code=200)
 
 
+async def _json_object(request: HttpRequest) -> dict | None:
+    """A JSON object body, or None where Spring's HttpMessageNotReadableException answers 400."""
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _text_map(value: object) -> dict[str, str] | None:
+    if not isinstance(value, dict):
+        return None
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+
+
+def _constraints(value: object) -> list[ParameterConstraint] | None:
+    if not isinstance(value, list):
+        return None
+    return [
+        ParameterConstraint(
+            name=str(item.get("name")),
+            location=str(item.get("in")),
+            required=bool(item.get("required", False)),
+            recopy=bool(item.get("recopy", False)),
+            must_match_regexp=item.get("mustMatchRegexp"),
+        )
+        for item in value
+        if isinstance(item, dict)
+    ]
+
+
+def _optional_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+async def override_operation(request: HttpRequest) -> Response:
+    """PUT /api/services/{id}/operation?operationName=: OperationOverrideDTO, override = true."""
+    name = request.query_params.get("operationName")
+    body = await _json_object(request)
+    if name is None or body is None:
+        return spring_error(400, request.url.path)
+    values = OperationValues(
+        dispatcher=_optional_str(body.get("dispatcher")),
+        dispatcher_rules=_optional_str(body.get("dispatcherRules")),
+        default_delay=_optional_int(body.get("defaultDelay")),
+        default_delay_strategy=_optional_str(body.get("defaultDelayStrategy")),
+        parameter_constraints=_constraints(body.get("parameterConstraints")),
+    )
+    found = _store(request).update_operation(request.path_params["service_id"], name, values)
+    # ServiceController answers 403 when the service or the operation is unknown.
+    return Response(status_code=200 if found else 403)
+
+
+async def update_metadata(request: HttpRequest) -> Response:
+    """PUT /api/services/{id}/metadata: labels and annotations replaced as given."""
+    body = await _json_object(request)
+    if body is None:
+        return spring_error(400, request.url.path)
+    found = _store(request).update_metadata(
+        request.path_params["service_id"],
+        _text_map(body.get("labels")),
+        _text_map(body.get("annotations")),
+    )
+    return Response(status_code=200 if found else 403)
+
+
 async def keycloak_config(request: HttpRequest) -> Response:
     config = request.app.state.config
     return JSONResponse(
@@ -208,5 +281,7 @@ routes = [
     Route("/api/services/map", services_map, methods=["GET"]),
     Route("/api/services/{service_id}", get_service, methods=["GET"]),
     Route("/api/services/{service_id}", delete_service, methods=["DELETE"]),
+    Route("/api/services/{service_id}/operation", override_operation, methods=["PUT"]),
+    Route("/api/services/{service_id}/metadata", update_metadata, methods=["PUT"]),
     Route("/api/keycloak/config", keycloak_config, methods=["GET"]),
 ]

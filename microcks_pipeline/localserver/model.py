@@ -76,6 +76,8 @@ class Operation:
     resource_paths: list[str] | None = None
     parameter_constraints: list[ParameterConstraint] | None = None
     trigger_infos: list[dict[str, str]] | None = None
+    # Set only by PUT /api/services/{id}/operation; main re-uploads then keep these values.
+    override: bool = False
 
     def add_resource_path(self, resource_path: str) -> None:
         if self.resource_paths is None:

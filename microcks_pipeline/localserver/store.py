@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .importers import ImportCrashed, Importer, make_importer
-from .model import Metadata, Pair, Service, now_millis, object_id
+from .model import (
+    Metadata,
+    Operation,
+    Pair,
+    ParameterConstraint,
+    Service,
+    now_millis,
+    object_id,
+)
 
 
 @dataclass(frozen=True)
@@ -182,6 +190,7 @@ class Store:
                         if parsed.metadata is not None:
                             metadata.labels = parsed.metadata.labels
                             metadata.annotations = parsed.metadata.annotations
+                        _copy_overridden_operations(existing, parsed.operations)
                     else:
                         metadata = parsed.metadata or Metadata()
                     metadata.last_update = now_millis()
@@ -214,6 +223,44 @@ class Store:
                 self._pairs[service_id] = tuple(pairs)
             return answer
 
+    def update_operation(
+        self, service_id: str, operation_name: str, values: OperationValues
+    ) -> bool:
+        """ServiceService.updateOperation: every value replaced (absent ones by null), override set.
+
+        Stored examples keep the criteria they were imported with. False when the service or
+        the operation is unknown (Microcks answers 403 then).
+        """
+        with self._lock:
+            stored = self._by_id(service_id)
+            service = self._copy(stored) if stored is not None else None
+            operation = service.operation(operation_name) if service is not None else None
+            if service is None or operation is None:
+                return False
+            operation.dispatcher = values.dispatcher
+            operation.dispatcher_rules = values.dispatcher_rules
+            operation.parameter_constraints = values.parameter_constraints
+            operation.default_delay = values.default_delay
+            operation.default_delay_strategy = values.default_delay_strategy
+            operation.override = True
+            self._services[service.id] = service
+            return True
+
+    def update_metadata(
+        self, service_id: str, labels: dict[str, str] | None, annotations: dict[str, str] | None
+    ) -> bool:
+        """ServiceService.updateMetadata: labels and annotations replaced, lastUpdate refreshed."""
+        with self._lock:
+            stored = self._by_id(service_id)
+            if stored is None:
+                return False
+            service = self._copy(stored)
+            service.metadata.labels = labels
+            service.metadata.annotations = annotations
+            service.metadata.last_update = now_millis()
+            self._services[service.id] = service
+            return True
+
     def _staged_or_copied(
         self, staged: dict[str, Service], name: str, version: str
     ) -> Service | None:
@@ -225,6 +272,33 @@ class Store:
             return staged[stored.id]
         # A service created earlier by this same import.
         return next((s for s in staged.values() if s.name == name and s.version == version), None)
+
+
+@dataclass(frozen=True)
+class OperationValues:
+    """The body of PUT /api/services/{id}/operation (Microcks' OperationOverrideDTO)."""
+
+    dispatcher: str | None
+    dispatcher_rules: str | None
+    default_delay: int | None
+    default_delay_strategy: str | None
+    parameter_constraints: list[ParameterConstraint] | None
+
+
+def _copy_overridden_operations(existing: Service, operations: list[Operation]) -> None:
+    """copyOverridenOperations: operations overridden by PUT keep their values on a main upload."""
+    for old in existing.operations:
+        if not old.override:
+            continue
+        for new in operations:
+            if new.name == old.name:
+                new.default_delay = old.default_delay
+                new.default_delay_strategy = old.default_delay_strategy
+                new.dispatcher = old.dispatcher
+                new.dispatcher_rules = old.dispatcher_rules
+                new.parameter_constraints = copy.deepcopy(old.parameter_constraints)
+                new.trigger_infos = copy.deepcopy(old.trigger_infos)
+                new.override = True
 
 
 def _merge_secondary(reference: Service, metadata: Metadata | None, operations: list) -> None:

@@ -1,8 +1,9 @@
 """HTTP client for the part of Microcks' REST API the pipeline uses, with error classification.
 
-Every answer maps onto the error tree (see microcks/errors.py): connection failures →
+Every answer maps onto the error tree (see errors.py): connection failures →
 MicrocksUnreachable, timeouts → MicrocksTimeout, 429/5xx → MicrocksBusy (all transient);
-401 → one token refresh and one retry, then AuthError; 403 → AuthError; 400 → MicrocksRejected
+401 → one token refresh and one retry (the `MicrocksAuth` flow of token.py), then AuthError;
+403 → AuthError; 400 → MicrocksRejected
 with Microcks' own text; 204 on upload → MicrocksNoService. Messages never carry tokens,
 secrets or URL credentials. `calls` counts HTTP requests to Microcks (token requests are
 counted apart, in `token_calls`).
@@ -29,7 +30,12 @@ from microcks_pipeline.microcks.errors import (
     safe_url,
     sanitize_text,
 )
-from microcks_pipeline.microcks.token import TokenProvider, check_base_url, retry_after_seconds
+from microcks_pipeline.microcks.token import (
+    MicrocksAuth,
+    TokenProvider,
+    check_base_url,
+    retry_after_seconds,
+)
 
 _UPLOAD_CONTENT_TYPE = "application/octet-stream"  # Microcks sniffs the type from the content
 
@@ -47,7 +53,14 @@ class MicrocksClient:
     ) -> None:
         self.base_url = check_base_url(base_url)
         self._tokens = token_provider
-        self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        self._http = httpx.Client(
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+            auth=MicrocksAuth(token_provider) if token_provider is not None else None,
+            # A hook sees every request sent, the auth flow's retry included.
+            event_hooks={"request": [self._count]},
+        )
         self._lock = threading.Lock()
         self.calls = 0
 
@@ -100,6 +113,39 @@ class MicrocksClient:
         return self._get_optional(
             f"/api/services/{quote(service_id, safe=':')}", {"messages": "true"}
         )
+
+    def read_service(self, name: str, version: str) -> dict[str, Any] | None:
+        """The view of `name:version` with its messages (example sources, operations with
+        dispatchers, labels), or None when Microcks has no such service."""
+        return self._get_optional(
+            f"/api/services/{_service_ref(name, version)}", {"messages": "true"}
+        )
+
+    def override_operation(self, service_id: str, operation: str, values: dict[str, Any]) -> None:
+        """PUT an operation's dispatcher, rules, delay and constraints (ServiceService.
+        updateOperation: every absent value becomes null, and Microcks flags it `override`)."""
+        what = f"override of {operation} in {service_id}"
+        response = self._request(
+            "PUT",
+            f"/api/services/{quote(service_id, safe=':')}/operation",
+            params={"operationName": operation},
+            json=values,
+            what=what,
+        )
+        self._expect(response, (200,), what)
+
+    def update_metadata(
+        self, service_id: str, labels: dict[str, str], annotations: dict[str, str]
+    ) -> None:
+        """Set a service's labels and annotations exactly (ServiceService.updateMetadata)."""
+        what = f"metadata update of {service_id}"
+        response = self._request(
+            "PUT",
+            f"/api/services/{quote(service_id, safe=':')}/metadata",
+            json={"labels": labels, "annotations": annotations},
+            what=what,
+        )
+        self._expect(response, (200,), what)
 
     def search(self, name_regex: str) -> list[dict[str, Any]]:
         """Services whose name matches `name_regex` (Microcks matches case-insensitively)."""
@@ -172,12 +218,13 @@ class MicrocksClient:
         self._expect(response, (200,), what)
         return _json_body(response, what, dict)
 
+    def _count(self, request: httpx.Request) -> None:
+        with self._lock:
+            self.calls += 1
+
     def _request(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
-        """Send once, and once more with a fresh token after a 401."""
+        """Send through the auth flow; a 401 still standing after its refresh is AuthError."""
         response = self._send(method, path, what=what, **kwargs)
-        if response.status_code == 401 and self._tokens is not None:
-            self._tokens.invalidate()
-            response = self._send(method, path, what=what, **kwargs)
         if response.status_code in (401, 403):
             raise AuthError(
                 f"Microcks refused {what} (HTTP {response.status_code}"
@@ -186,15 +233,8 @@ class MicrocksClient:
         return response
 
     def _send(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
-        headers: dict[str, str] = {}
-        token = self._tokens.token() if self._tokens is not None else None
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        url = self.base_url + path
-        with self._lock:
-            self.calls += 1
         try:
-            return self._http.request(method, url, headers=headers, **kwargs)
+            return self._http.request(method, self.base_url + path, **kwargs)
         except httpx.TimeoutException as exc:
             if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
                 raise MicrocksUnreachable(

@@ -5,26 +5,37 @@ Otherwise the token endpoint is `<auth-server-url>/realms/<realm>/protocol/openi
 (Keycloak's convention) unless `token_url` is given, e.g. when the public Keycloak URL Microcks
 advertises is not reachable from the pipeline. Tokens are cached until `refresh_margin` seconds
 before they expire. The client secret never appears in a repr, a message or a log line.
+
+`MicrocksAuth` is the `httpx.Auth` flow the Microcks client sends every request through: it
+adds the bearer token and, on a 401, refreshes the token once and sends the request once more
+(httpx "custom authentication": `auth_flow` yields the request, receives the response, and may
+yield it again). A second 401 comes back to the client, which reports it as AuthError.
+
+The discovered token endpoint is not secret and rarely changes: a provider given
+`known_token_url` (remembered from an earlier run, keyed by the Microcks URL) skips discovery,
+and `on_discovered` is told about every endpoint it does discover. A remembered endpoint that
+fails is forgotten: discovery runs once and its answer is used instead.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from microcks_pipeline.errors import AuthError, ConfigError
-from microcks_pipeline.microcks.errors import (
+from microcks_pipeline.errors import (
+    AuthError,
+    ConfigError,
     MicrocksBusy,
     MicrocksTimeout,
     MicrocksUnreachable,
-    safe_url,
-    sanitize_text,
+    PipelineError,
 )
+from microcks_pipeline.microcks.errors import safe_url, sanitize_text
 
 _DEFAULT_EXPIRES_IN = 60.0
 
@@ -69,13 +80,18 @@ class TokenProvider:
         transport: httpx.BaseTransport | None = None,
         refresh_margin: float = 30.0,
         token_url: str | None = None,
+        known_token_url: str | None = None,
+        on_discovered: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._base = check_base_url(base_url)
         self._credentials = ClientCredentials(client_id, client_secret)
         self._explicit_token_url = check_base_url(token_url) if token_url else None
-        self._token_url: str | None = self._explicit_token_url
-        self._discovered = self._explicit_token_url is not None
+        # A remembered endpoint stands in for discovery until it fails once.
+        self._remembered = None if self._explicit_token_url else _usable(known_token_url)
+        self._on_discovered = on_discovered
+        self._token_url: str | None = self._explicit_token_url or self._remembered
+        self._discovered = self._token_url is not None
         self._refresh_margin = refresh_margin
         self._clock = clock
         self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
@@ -98,7 +114,7 @@ class TokenProvider:
             if self._token_url is None:
                 return None
             if self._token is None or self._clock() >= self._valid_until:
-                self._fetch_token(self._token_url)
+                self._fetch_fresh_token(self._token_url)
             return self._token
 
     def invalidate(self) -> None:
@@ -116,7 +132,27 @@ class TokenProvider:
     def close(self) -> None:
         self._http.close()
 
+    @property
+    def token_url(self) -> str | None:
+        """The token endpoint in use (given, remembered or discovered); None when auth is off."""
+        return self._token_url
+
     # -- internals ---------------------------------------------------------------------------
+
+    def _fetch_fresh_token(self, token_url: str) -> None:
+        if token_url != self._remembered:
+            self._fetch_token(token_url)
+            return
+        try:
+            self._fetch_token(token_url)
+        except PipelineError:
+            # Keycloak may have moved since the endpoint was remembered: ask Microcks again.
+            self._remembered = None
+            self._discover()
+            if self._token_url == token_url:
+                raise  # the same endpoint: the failure is not a stale one
+            if self._token_url is not None:
+                self._fetch_token(self._token_url)
 
     def _discover(self) -> None:
         url = f"{self._base}/api/keycloak/config"
@@ -142,6 +178,8 @@ class TokenProvider:
                     f"Microcks Keycloak config at {safe_url(url)} has an unusable auth-server-url"
                 ) from None
             self._token_url = f"{server}/realms/{realm}/protocol/openid-connect/token"
+            if self._on_discovered is not None:
+                self._on_discovered(self._token_url)
         self._discovered = True
 
     def _fetch_token(self, token_url: str) -> None:
@@ -190,6 +228,42 @@ class TokenProvider:
             raise MicrocksUnreachable(
                 f"cannot connect to {what} {safe_url(url)} ({type(exc).__name__})"
             ) from None
+
+
+class MicrocksAuth(httpx.Auth):
+    """Bearer token on every request; after a 401 one refresh and one retry (then the 401
+    stands). Only the status of the first answer is needed, so its body is never read here."""
+
+    requires_request_body = True  # the retry re-sends the same body (uploads are bytes)
+    requires_response_body = False
+
+    def __init__(self, tokens: TokenProvider) -> None:
+        self._tokens = tokens
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        self._authorize(request)
+        response = yield request
+        if response.status_code == 401:
+            self._tokens.invalidate()
+            self._authorize(request)
+            yield request
+
+    def _authorize(self, request: httpx.Request) -> None:
+        token = self._tokens.token()
+        if token is None:
+            request.headers.pop("Authorization", None)
+        else:
+            request.headers["Authorization"] = f"Bearer {token}"
+
+
+def _usable(url: str | None) -> str | None:
+    """A remembered endpoint when it is still a well-formed http(s) URL, else None."""
+    if not url:
+        return None
+    try:
+        return check_base_url(url)
+    except ConfigError:
+        return None
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

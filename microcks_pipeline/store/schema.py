@@ -85,6 +85,8 @@ status_table = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     # lifecycle.Cause: why the row is in its state (migration 0002).
     sa.Column("failure_cause", sa.String(CAUSE_LEN), nullable=True),
+    # converge.AppliedRecord.to_json() of the last verified apply (migration 0003).
+    sa.Column("applied_artifacts", sa.JSON, nullable=True),
     # Its index also serves every lookup by entity_ref (leading column).
     sa.UniqueConstraint("entity_ref", "mock_id", name="uq_csit_microcks_sync_status_entity_mock"),
     sa.CheckConstraint(

@@ -8,6 +8,7 @@ Times come from the caller's clock (`now`, default: the current UTC time), never
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 from collections.abc import Iterator, Sequence
@@ -21,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from microcks_pipeline.errors import PermanentError, TransientError
+from microcks_pipeline.errors import StoreNotMigrated, StoreUnavailable
 from microcks_pipeline.identity import entity_hash
 from microcks_pipeline.lifecycle import Cause
 from microcks_pipeline.model import (
@@ -32,7 +33,7 @@ from microcks_pipeline.model import (
     StoredEvent,
 )
 from microcks_pipeline.store import migrate as _migrate
-from microcks_pipeline.store.backoff import checked_retry_after, retry_delay
+from microcks_pipeline.store.backoff import backoff_delay, checked_retry_after, retry_delay
 from microcks_pipeline.store.engine import (
     display_url,
     forget_engine,
@@ -64,14 +65,6 @@ _REF_CHUNK = 500  # entity refs per IN (...) lookup: well under every backend's 
 _STATUS_FIELDS = tuple(f.name for f in dataclasses.fields(StatusRow))
 
 _t = status_table
-
-
-class StoreUnavailable(TransientError):
-    """The status database could not be reached, or stayed locked: try again later."""
-
-
-class StoreNotMigrated(PermanentError):
-    """The status tables do not exist: `StatusStore.migrate()` has not run on this database."""
 
 
 def _utc(now: datetime | None, name: str = "now") -> datetime:
@@ -566,6 +559,7 @@ class StatusStore:
         fingerprint: str,
         *,
         service_id: str | None = None,
+        applied: dict[str, Any] | None = None,
         cause: Cause | None = None,
         now: datetime | None = None,
     ) -> bool:
@@ -574,12 +568,14 @@ class StatusStore:
         Succeeds only while `owner` holds the lease and `fingerprint` is still the desired one.
         If the desired state moved during the run, the row goes back to `pending` (it runs again)
         and False is returned; a row no longer held by `owner` is left alone (False).
-        `service_id` is recorded when given; a completed delete has no service any more.
+        `service_id` and `applied` (the artifacts applied, as JSON) are recorded when given; a
+        completed delete has neither any more.
         `cause`: what the completed row records as its cause (a removal's, or none).
         """
         now = _utc(now)
         _check_cause(cause)
         service = sa.literal(service_id, sa.String) if service_id is not None else None
+        record = sa.literal(applied, sa.JSON) if applied is not None else _t.c.applied_artifacts
         stmt = (
             sa.update(_t)
             .where(self._held(row_id, owner), _t.c.fingerprint_hash == fingerprint)
@@ -595,6 +591,9 @@ class StatusStore:
                 microcks_service_id=sa.case(
                     (_t.c.desired_action == "delete", sa.null()),
                     else_=service if service is not None else _t.c.microcks_service_id,
+                ),
+                applied_artifacts=sa.case(
+                    (_t.c.desired_action == "delete", sa.null()), else_=record
                 ),
                 updated_at=now,
             )
@@ -732,7 +731,7 @@ class StatusStore:
     # -- global backoff ---------------------------------------------------------------------
 
     def _put_state(
-        self, conn: Connection, key: str, until: datetime, reason: str, value: str | None
+        self, conn: Connection, key: str, until: datetime | None, reason: str, value: str | None
     ) -> None:
         now = datetime.now(UTC)
         values = {"key": key, "value": value, "until": until, "reason": reason, "updated_at": now}
@@ -844,3 +843,87 @@ class StatusStore:
         stmt = sa.delete(events_table).where(events_table.c.created_at < older_than)
         with self._tx() as conn:
             return conn.execute(stmt).rowcount
+
+    # -- runs that ended while holding leases (see defs/run_failures.py) ---------------------
+
+    def release_run(self, owner: str, reason: str, *, now: datetime | None = None) -> int:
+        """Give back every row `owner` (a run id) still leases, as `pending`; returns how many.
+
+        For a run that crashed, was killed or was cancelled. Each row counts the attempt
+        (attempts + 1): the first such end makes it due at once, a row that keeps ending runs
+        waits `backoff_delay(attempts)` like any repeated failure, so a crash loop backs off.
+        A `retry_scheduled` event per row is written in the same transaction.
+        """
+        now = _utc(now)
+        _text(owner, "owner", OWNER_LEN)
+        message = sanitize_error(reason)
+        held = sa.and_(_t.c.lease_owner == owner, _t.c.status == "leased")
+        read = sa.select(_t.c.id, _t.c.entity_ref, _t.c.mock_id, _t.c.attempts).where(held)
+        if self._pg:
+            read = read.with_for_update()
+        with self._tx() as conn:
+            rows = list(conn.execute(read))
+            if not rows:
+                return 0
+            due = {r.id: now + timedelta(seconds=_crash_delay(r.attempts)) for r in rows}
+            conn.execute(
+                sa.update(_t)
+                .where(_t.c.id == sa.bindparam("row_id"), held)
+                .values(
+                    status="pending",
+                    attempts=_t.c.attempts + 1,
+                    next_attempt_at=sa.bindparam("due"),
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    last_error=message,
+                    failure_cause=_cause_value(Cause.TRANSIENT),  # the run died, not the mock
+                    updated_at=now,
+                ),
+                [{"row_id": row_id, "due": at} for row_id, at in due.items()],
+            )
+            conn.execute(
+                sa.insert(events_table),
+                [
+                    _event_values(_released(r, owner, message, due[r.id]), now)
+                    for r in sorted(rows, key=lambda r: r.id)
+                ],
+            )
+        return len(rows)
+
+    # -- remembered, non-secret Microcks facts -----------------------------------------------
+
+    def known_token_endpoint(self, microcks_url: str) -> str | None:
+        """The token endpoint discovered earlier for this Microcks URL, or None."""
+        stmt = sa.select(state_table.c.value).where(
+            state_table.c.key == _token_endpoint_key(microcks_url)
+        )
+        with self._tx(write=False) as conn:
+            return conn.execute(stmt).scalar_one_or_none()
+
+    def remember_token_endpoint(self, microcks_url: str, token_url: str) -> None:
+        """Remember the endpoint discovered for this Microcks URL (a changed URL has none)."""
+        with self._tx() as conn:
+            self._put_state(conn, _token_endpoint_key(microcks_url), None, "", token_url)
+
+
+def _crash_delay(attempts: int) -> float:
+    return 0.0 if attempts < 1 else backoff_delay(attempts)
+
+
+def _released(row: Row[Any], owner: str, message: str, due: datetime) -> Event:
+    return Event(
+        entity_ref=row.entity_ref,
+        mock_id=row.mock_id,
+        sync_status_id=row.id,
+        event_type="retry_scheduled",
+        level="warn",
+        message=message,
+        run_id=owner,
+        details={"next_attempt_at": due.isoformat()},
+    )
+
+
+def _token_endpoint_key(microcks_url: str) -> str:
+    """The state key for one Microcks URL (hashed: keys are short, URLs are not)."""
+    digest = hashlib.sha256(microcks_url.rstrip("/").encode()).hexdigest()[:32]
+    return f"token_endpoint:{digest}"
