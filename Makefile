@@ -11,7 +11,7 @@ BACKSTAGE_STAMP := $(BACKSTAGE)/node_modules/.installed
 NODE := $(shell command -v node 2>/dev/null)
 TEST_DEPS := $(STAMP) $(if $(NODE),$(BACKSTAGE_STAMP))
 
-.PHONY: test demo lint bench clean backstage-deps
+.PHONY: test demo lint bench clean ui-shots backstage-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/microcks_calls.py
 	$(BIN)/python bench/sync_latency.py
 	$(BIN)/python bench/remote_scan.py
+
+# Screenshots of the Dagster UI into docs/ for the README (not part of `make test`).
+ui-shots: $(STAMP)
+	command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+	$(BIN)/python bench/ui_shots.py --out docs
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache $(BACKSTAGE)/node_modules

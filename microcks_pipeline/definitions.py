@@ -15,6 +15,7 @@ from microcks_pipeline.defs.jobs import (
     sync_batch_job,
     sync_entity_job,
 )
+from microcks_pipeline.defs.report import status_report_sensor
 from microcks_pipeline.defs.resources import resources_from_env
 from microcks_pipeline.defs.run_failures import (
     release_leases_of_canceled_runs,
@@ -37,6 +38,7 @@ defs = dg.Definitions(
     sensors=[
         catalog_sensor,
         sync_sensor,
+        status_report_sensor,
         release_leases_of_failed_runs,
         release_leases_of_canceled_runs,
     ],

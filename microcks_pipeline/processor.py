@@ -23,6 +23,7 @@ from microcks_pipeline.catalog.entity import CatalogSource, Entity
 from microcks_pipeline.desired import EntityDesired, load_entity_desired
 from microcks_pipeline.errors import CatalogUnavailable, PipelineError
 from microcks_pipeline.filestat import StatKey, stat_key, unchanged
+from microcks_pipeline.model import Event
 from microcks_pipeline.plan import OnInvalid, plan_changes
 from microcks_pipeline.store import StatusStore
 
@@ -39,6 +40,7 @@ class ProcessResult:
     load_failures: tuple[str, ...] = ()  # `<ref> <mock>: <reason>` of newly failed mocks
     # Hosts whose rate limit holds remote reads back (their files keep their last content).
     remote_backoffs: tuple[str, ...] = ()
+    changes: tuple[Event, ...] = ()  # the events written: what changed, mock by mock
 
 
 # (what was read, its bytes, its file path if a file, its filestat key then)
@@ -187,4 +189,5 @@ def process_catalog(
         problems=snapshot.problems,
         load_failures=plan.load_failures,
         remote_backoffs=reader.remote.backoffs(),
+        changes=plan.events if events else (),
     )

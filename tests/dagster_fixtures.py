@@ -75,7 +75,8 @@ class World:
 
     # -- sensors, as the daemon would run them ---------------------------------------------
     def tick(self, sensor_name: str, cursor: str | None = None) -> SensorExecutionData:
-        """Evaluate the sensor the way the daemon does (from `cursor`, the last tick's)."""
+        """Evaluate the sensor the way the daemon does (from `cursor`, the last tick's),
+        reporting its asset events as the daemon does."""
         sensor = defs.resolve_sensor_def(sensor_name)
         context = dg.build_sensor_context(
             instance=self.instance, definitions=defs, resources=self.resources, cursor=cursor
@@ -85,6 +86,8 @@ class World:
             result = sensor.evaluate_tick(context)
         # Partitions change through the instance, never by a request the daemon applies later.
         assert not result.dynamic_partitions_requests
+        for event in result.asset_events:  # dagster/_daemon/sensor.py does the same
+            self.instance.report_runless_asset_event(event)
         return result
 
     def tick_catalog(self) -> SensorExecutionData:
@@ -111,9 +114,9 @@ class World:
         return [self.run(r) for r in requests]
 
     def sync(self) -> list[dg.ExecuteInProcessResult]:
-        """One catalog tick, one sync tick, and every run it asked for."""
-        self.tick_catalog()
-        return self.run_all(self.tick_sync().run_requests or [])
+        """One catalog tick and the runs it asked for, one sync tick and the runs it asked for."""
+        results = self.run_all(self.tick_catalog().run_requests or [])
+        return results + self.run_all(self.tick_sync().run_requests or [])
 
     def get(self, url: str) -> httpx.Response:
         return httpx.get(url, timeout=10)

@@ -55,7 +55,8 @@ def test_steps_that_call_microcks_share_one_pool() -> None:
 
 
 def test_sensors_and_schedules_are_on_by_default() -> None:
-    sensors = {name: defs.resolve_sensor_def(name) for name in ("catalog_sensor", "sync_sensor")}
+    names = ("catalog_sensor", "sync_sensor", "status_report_sensor")
+    sensors = {name: defs.resolve_sensor_def(name) for name in names}
     schedules = {
         name: defs.resolve_schedule_def(name)
         for name in ("drift_audit_schedule", "event_retention_schedule")

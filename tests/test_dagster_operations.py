@@ -121,7 +121,7 @@ def test_the_status_report_tables_every_row_with_counts_per_status(synced: World
     assert meta["count/pending"].value == 0
     table = meta["status"].value
     assert len(table.records) == len(rows)
-    assert {r.data["entity_ref"] for r in table.records} == MANAGED
+    assert {r.data["entity"] for r in table.records} == MANAGED
 
 
 def test_the_status_report_puts_rows_needing_attention_first(synced: World) -> None:
@@ -136,7 +136,7 @@ def test_the_status_report_puts_rows_needing_attention_first(synced: World) -> N
 
     meta = result.get_asset_materialization_events()[0].materialization.metadata
     first = meta["status"].value.records[0].data
-    assert (first["entity_ref"], first["mock_id"], first["status"]) == (
+    assert (first["entity"], first["mock"], first["status"]) == (
         PETSTORE,
         "default",
         "error",

@@ -4,7 +4,6 @@ Microcks over HTTP, a real SQLite status store and a temporary Dagster instance.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,19 +32,6 @@ PETSTORE = "api:default/petstore"
 USERS = "api:default/users-api"
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    with make_world(tmp_path) as w:
-        yield w
-
-
-@pytest.fixture
-def synced(world: World) -> World:
-    """Every sample entity synced once."""
-    assert all(r.success for r in world.sync())
-    return world
-
-
 def pet_url(world: World, mock_id: str = "default") -> str:
     return f"{world.server.base_url}/rest/petstore/{service_version(PETSTORE, mock_id)}"
 
@@ -56,14 +42,12 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def test_a_new_entity_gets_a_partition_and_its_mocks_are_served(world: World) -> None:
+def test_a_new_entity_gets_a_partition_and_its_runs_in_the_same_tick(world: World) -> None:
     catalog_tick = world.tick_catalog()
 
     assert world.partitions() == MANAGED
-    assert not catalog_tick.run_requests
-    assert world.calls() == 0  # the catalog sensor never calls Microcks
-
-    requests = world.tick_sync().run_requests
+    assert world.calls("/") == 0  # the catalog sensor never calls Microcks
+    requests = catalog_tick.run_requests
     assert {r.tags["microcks/entity"] for r in requests} == MANAGED
     assert {r.job_name for r in requests} == {"sync_entity_job"}
     results = world.run_all(requests)
@@ -75,7 +59,8 @@ def test_a_new_entity_gets_a_partition_and_its_mocks_are_served(world: World) ->
     meta = metadata_of(results[[r.tags["microcks/entity"] for r in requests].index(PETSTORE)])
     assert meta["actions"] == {"default": "created", "fallback": "created"}
     assert set(meta["service_ids"]) == {"default", "fallback"}
-    assert meta["mock_url/default"] == pet_url(world)
+    assert meta["mock_url/default"].startswith(pet_url(world) + "/")
+    assert world.get(meta["mock_url/default"]).status_code == 200
     assert meta["microcks_calls"] > 0
 
 
@@ -111,9 +96,8 @@ def test_an_unchanged_tick_requests_nothing_and_writes_nothing(synced: World) ->
 def test_editing_one_mocks_example_resyncs_only_that_entity(synced: World) -> None:
     edit(synced.catalog_dir / "petstore/mocks/default/petstore-examples.yaml", "Spike", "Spiky")
 
-    synced.tick_catalog()
+    requests = synced.tick_catalog().run_requests  # served from this one tick
     due = synced.store.due_entities()
-    requests = synced.tick_sync().run_requests
 
     assert {ref: [r.mock_id for r in rows] for ref, rows in due.items()} == {PETSTORE: ["default"]}
     assert [r.tags["microcks/entity"] for r in requests] == [PETSTORE]
@@ -121,6 +105,7 @@ def test_editing_one_mocks_example_resyncs_only_that_entity(synced: World) -> No
     assert result.success
     assert metadata_of(result)["actions"] == {"default": "updated"}
     assert synced.get(pet_url(synced) + "/pets/3").json()["name"] == "Spiky"
+    assert synced.tick_sync().run_requests == []  # nothing left for the sync sensor
 
 
 def test_removing_a_mock_deletes_its_service_and_keeps_the_others(synced: World) -> None:
@@ -266,7 +251,7 @@ def test_the_same_change_run_twice_does_nothing_harmful(world: World) -> None:
     assert duplicate.success
     meta = metadata_of(duplicate)
     assert meta["rows_claimed"] == 0 and meta["microcks_calls"] == 0
-    assert world.calls() - calls <= 4  # only the asset check's reads
+    assert world.calls() - calls <= 6  # reads only: the metadata's and the asset check's
     assert world.get(pet_url(world) + "/pets/3").json()["name"] == "Spike"
 
 
@@ -307,12 +292,33 @@ def test_a_mass_change_goes_to_one_batch_run_from_the_catalog_tick(
     assert world.tick_sync().run_requests == []
 
 
-def test_a_few_changes_wait_for_the_sync_sensor(world: World) -> None:
-    tick = world.tick_catalog()  # the sample catalog is below the default batch threshold
+def started(world: World, request: dg.RunRequest) -> None:
+    """The requested run as the daemon would have it: in the instance, running."""
+    world.instance.create_run_for_job(
+        job_def=defs.resolve_job_def(request.job_name),
+        run_config=request.run_config,
+        tags={
+            **request.tags,
+            **({"dagster/partition": request.partition_key} if request.partition_key else {}),
+        },
+        status=dg.DagsterRunStatus.STARTED,  # (queued runs need a code location origin)
+    )
 
-    assert not tick.run_requests
-    assert "the sync sensor launches the work" in tick.skip_message
-    assert {r.tags["microcks/entity"] for r in world.tick_sync().run_requests} == MANAGED
+
+def test_the_sync_sensor_leaves_entities_to_the_runs_the_catalog_sensor_requested(
+    world: World,
+) -> None:
+    tick = world.tick_catalog()  # the sample catalog is below the default batch threshold
+    for request in tick.run_requests:
+        started(world, request)
+
+    again = world.tick_sync()
+
+    assert {r.job_name for r in tick.run_requests} == {"sync_entity_job"}
+    assert not again.run_requests
+    assert f"{len(MANAGED)} due entities wait for their queued or running runs" in (
+        again.skip_message
+    )
 
 
 @pytest.mark.parametrize("hold", ["unconfigured", "backoff"])
@@ -398,19 +404,13 @@ def test_entities_of_a_running_batch_are_not_handed_to_a_second_batch(
 ) -> None:
     monkeypatch.setenv(s.BATCH_THRESHOLD, "1")
     (batch,) = world.tick_catalog().run_requests
-    job = defs.resolve_job_def(batch.job_name)
-    world.instance.create_run_for_job(
-        job_def=job,
-        run_config=batch.run_config,
-        tags=batch.tags,
-        status=dg.DagsterRunStatus.STARTED,  # (queued runs need a code location origin)
-    )
+    started(world, batch)
 
     again = world.tick_sync()
 
-    assert job.name == "sync_batch_job"
+    assert batch.job_name == "sync_batch_job"
     assert not again.run_requests
-    assert "running batches" in again.skip_message
+    assert "wait for their queued or running runs" in again.skip_message
 
 
 def test_the_last_few_entities_of_a_running_batch_get_no_run_of_their_own(
@@ -418,19 +418,14 @@ def test_the_last_few_entities_of_a_running_batch_get_no_run_of_their_own(
 ) -> None:
     monkeypatch.setenv(s.BATCH_THRESHOLD, "1")
     (batch,) = world.tick_catalog().run_requests
-    world.instance.create_run_for_job(
-        job_def=defs.resolve_job_def(batch.job_name),
-        run_config=batch.run_config,
-        tags=batch.tags,
-        status=dg.DagsterRunStatus.STARTED,
-    )
+    started(world, batch)
     monkeypatch.delenv(s.BATCH_THRESHOLD)  # few left: the sync sensor's one-run-per-entity path
 
     again = world.tick_sync()
 
     assert len(world.store.due_entities()) <= s.Settings().batch_threshold
     assert not again.run_requests
-    assert "running batches" in again.skip_message
+    assert "wait for their queued or running runs" in again.skip_message
 
 
 def test_a_status_database_outage_skips_both_sensors_saying_why(world: World) -> None:

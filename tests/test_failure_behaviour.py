@@ -71,11 +71,11 @@ def test_an_invalid_mock_by_default_loses_its_services_and_fails_its_partition(
 ) -> None:
     break_default_and_edit_fallback(synced)
 
-    tick = synced.tick_catalog()
-    (request,) = synced.tick_sync().run_requests
+    (request,) = synced.tick_catalog().run_requests  # the catalog tick hands it over itself
     result = synced.run(request)
 
-    assert PETSTORE in tick.skip_message and "petstore-examples.yaml" in tick.skip_message
+    named = synced.tick_sync().skip_message  # the sync sensor names the mock in error
+    assert PETSTORE in named and "petstore-examples.yaml" in named
     assert request.job_name == "sync_entity_job" and request.partition_key
     description = failed_step(result)
     assert "default" in description and "petstore-examples.yaml" in description
@@ -94,11 +94,11 @@ def test_with_on_invalid_keep_the_last_good_mock_stays_served_while_its_partitio
     monkeypatch.setenv(s.ON_INVALID, "keep")
     break_default_and_edit_fallback(synced)
 
-    tick = synced.tick_catalog()
-    (request,) = synced.tick_sync().run_requests
+    (request,) = synced.tick_catalog().run_requests  # the catalog tick hands it over itself
     result = synced.run(request)
 
-    assert PETSTORE in tick.skip_message and "petstore-examples.yaml" in tick.skip_message
+    named = synced.tick_sync().skip_message  # the sync sensor names the mock in error
+    assert PETSTORE in named and "petstore-examples.yaml" in named
     assert "petstore-examples.yaml" in failed_step(result)
     default = rows(synced)["default"]
     assert (default.status, default.failure_cause) == ("error", Cause.LOAD_FAILED)

@@ -5,7 +5,7 @@ import httpx
 
 from microcks_pipeline.defs.assets import MICROCKS_POOL
 from microcks_pipeline.defs.partitions import entity_partitions, entity_ref_of
-from microcks_pipeline.defs.probe import probe
+from microcks_pipeline.defs.probe import mock_root, probe
 from microcks_pipeline.defs.resources import MicrocksResource, StatusStoreResource
 from microcks_pipeline.errors import PipelineError
 
@@ -47,8 +47,7 @@ def mocks_answer_examples(
                     outcome = f"service {row.microcks_service_id} is missing in Microcks"
                     ok = False
                 else:
-                    service = view.get("service") or {}
-                    base = client.mock_url(str(service.get("name", "")), row.microcks_version_id)
+                    base = mock_root(client, view, row.microcks_version_id)
                     answer = probe(view, base, http)
                     ok, outcome = answer.ok, answer.detail
                 results[row.mock_id] = outcome

@@ -7,10 +7,16 @@ import dagster as dg
 
 from microcks_pipeline.audit import run_audit
 from microcks_pipeline.defs.assets import MICROCKS_POOL, desired_mocks, microcks_services
-from microcks_pipeline.defs.outcome import failure_message, sync_metadata
+from microcks_pipeline.defs.outcome import failure_message
 from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
-from microcks_pipeline.defs.runner import MicrocksDown, require_microcks, sync_or_fail, sync_step
+from microcks_pipeline.defs.runner import (
+    MicrocksDown,
+    entity_report,
+    require_microcks,
+    sync_or_fail,
+    sync_step,
+)
 from microcks_pipeline.defs.settings import Settings
 from microcks_pipeline.defs.tags import is_forced
 
@@ -41,8 +47,8 @@ def delete_entity_services(
 ) -> dg.Output[None]:
     """Delete every service of an entity that left the catalog (its rows are delete rows)."""
     metadata = sync_step(
+        context,
         config.entity_ref,
-        context.run,
         catalog=catalog,
         microcks=microcks,
         status_store=status_store,
@@ -62,7 +68,7 @@ def sync_entities(
     catalog: CatalogResource,
     microcks: MicrocksResource,
     status_store: StatusStoreResource,
-) -> Iterator[dg.AssetMaterialization | dg.Output[None]]:
+) -> Iterator[dg.AssetMaterialization | dg.AssetObservation | dg.Output[None]]:
     """Sync many entities in one step, reporting a microcks_services materialization for each."""
     require_microcks(microcks)
     store = status_store.store()
@@ -91,9 +97,6 @@ def sync_entities(
                 failed.append(str(exc.description))
                 context.log.warning(str(exc.description))
                 continue
-            if not result.ok:
-                failed.append(failure_message(result))
-                context.log.warning(failure_message(result))
             if result.paused_everything:
                 # Several entities met Microcks errors: the rest wait for the global backoff.
                 left = len(config.entity_refs) - done - 1
@@ -102,12 +105,16 @@ def sync_entities(
                     f"backoff ({left} entities left for a later run)"
                 )
             # Nothing claimed: a duplicate batch, or another run got there first.
-            if result.ok and result.claimed and not result.entity_removed:
-                yield dg.AssetMaterialization(
-                    asset_key=microcks_services.key,
-                    partition=partition_key(ref),
-                    metadata=sync_metadata(result),
-                )
+            if not result.claimed or result.entity_removed:
+                continue
+            metadata, failure = entity_report(result, store, client)
+            event = dg.AssetMaterialization if failure is None else dg.AssetObservation
+            yield event(
+                asset_key=microcks_services.key, partition=partition_key(ref), metadata=metadata
+            )
+            if failure is not None:
+                failed.append(failure)
+                context.log.warning(failure)
     if failed:
         raise dg.Failure(
             description=f"{len(failed)} of {len(config.entity_refs)} entities failed",

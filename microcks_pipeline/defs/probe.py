@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from microcks_pipeline.errors import PipelineError
+from microcks_pipeline.microcks import MicrocksClient
 from microcks_pipeline.microcks.errors import safe_url
+from microcks_pipeline.model import StatusRow
 
 _TEMPLATE = re.compile(r"\{([^}/]+)\}|:([A-Za-z0-9_]+)")
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -121,6 +124,41 @@ def examples(view: Mapping[str, Any]) -> Iterator[Example]:
             )
     found.sort(key=lambda e: (e.method != "GET", e.operation))
     yield from found
+
+
+def mock_root(client: MicrocksClient, view: Mapping[str, Any], version: str) -> str:
+    """The mock endpoint root of the service the view describes (no resource path)."""
+    return client.mock_url(str((view.get("service") or {}).get("name", "")), version)
+
+
+def example_url(client: MicrocksClient, service_id: str, version: str) -> str | None:
+    """A mock URL that answers a browser's click: the mock's root plus the path of a GET
+    example, a 2xx one if any (the root alone when there is none); None when Microcks has no
+    such service."""
+    view = client.get_service_view(service_id)
+    if view is None:
+        return None
+    gets = sorted((e for e in examples(view) if e.method == "GET"), key=lambda e: e.status >= 300)
+    example = next(iter(gets), None)
+    base = mock_root(client, view, version)
+    return base.rstrip("/") + example.path if example else base
+
+
+def answering_urls(client: MicrocksClient, rows: Iterable[StatusRow]) -> dict[str, str]:
+    """mock → example_url, for the rows whose mock Microcks serves now (one read each)."""
+    urls: dict[str, str] = {}
+    for row in rows:
+        if row.desired_action != "reconcile" or row.status != "completed":
+            continue
+        if not row.microcks_service_id:
+            continue
+        try:
+            url = example_url(client, row.microcks_service_id, row.microcks_version_id)
+        except PipelineError:  # a courtesy for the asset view: never fail a sync over it
+            continue
+        if url:
+            urls[row.mock_id] = url
+    return urls
 
 
 def _same_body(expected: str, actual: str) -> bool:

@@ -8,7 +8,8 @@ import dagster as dg
 
 from microcks_pipeline.artifacts import ArtifactReader
 from microcks_pipeline.catalog.entity import CatalogSource
-from microcks_pipeline.defs.outcome import failure_message, sync_metadata
+from microcks_pipeline.defs.outcome import entity_failure, entity_mocks, sync_metadata
+from microcks_pipeline.defs.probe import answering_urls
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
 from microcks_pipeline.defs.tags import is_forced
 from microcks_pipeline.errors import AuthError, PipelineError, TransientError
@@ -65,15 +66,32 @@ def require_microcks(microcks: MicrocksResource) -> None:
         raise dg.Failure(description=reason, allow_retries=False)
 
 
+def entity_report(
+    result: EntitySyncResult, store: StatusStore, client: MicrocksClient
+) -> tuple[dict[str, Any], str | None]:
+    """The entity's metadata as its rows stand now, and why it counts as failed (or None)."""
+    rows = store.rows(result.entity_ref)
+    urls = {**result.mock_urls, **answering_urls(client, rows)}
+    states = entity_mocks(rows, urls)
+    return sync_metadata(result, states), entity_failure(result, states)
+
+
 def sync_step(
+    context: dg.OpExecutionContext,
     entity_ref: str,
-    run: dg.DagsterRun,
     *,
     catalog: CatalogResource,
     microcks: MicrocksResource,
     status_store: StatusStoreResource,
+    asset_key: dg.AssetKey | None = None,
 ) -> dict[str, Any]:
-    """One entity's sync as a step: its metadata, or a failed step saying which mocks failed."""
+    """One entity's sync as a step: its metadata, or a failed step saying why.
+
+    A failed entity's metadata goes out as an observation of `asset_key` before the failure:
+    a materialization would mark the partition materialized, while a planned one that never
+    comes in a failed run is what Dagster shows as a failed partition
+    (`build_failed_and_in_progress_partition_subset` in dagster/_core/storage/partition_status_cache.py).
+    """
     require_microcks(microcks)
     store = status_store.store()
     with catalog.open() as (source, reader), microcks.client(store) as client:
@@ -83,10 +101,17 @@ def sync_step(
             reader=reader,
             store=store,
             client=client,
-            owner=run.run_id,
-            force=is_forced(run.tags),
+            owner=context.run.run_id,
+            force=is_forced(context.run.tags),
             credentials=microcks.credentials_fingerprint,
         )
-    if not result.ok:
-        raise dg.Failure(description=failure_message(result), metadata=sync_metadata(result))
-    return sync_metadata(result)
+        metadata, failure = entity_report(result, store, client)
+    if failure is not None:
+        if asset_key is not None:
+            context.log_event(
+                dg.AssetObservation(
+                    asset_key=asset_key, partition=context.partition_key, metadata=metadata
+                )
+            )
+        raise dg.Failure(description=failure, metadata=metadata)
+    return metadata

@@ -1,9 +1,11 @@
 """Sensors: the catalog sensor records what should change; the sync sensor launches the runs.
 
-One exception, for speed: a mass change goes to batch runs in the very tick that recorded it.
-The daemon evaluates sensors every 5 s in random order, so waiting for the sync sensor would
-add 0-5 s to an initial sync; the catalog sensor asks for the same batches the sync sensor
-would (same gate, same plan), and the sync sensor skips entities of queued or running batches.
+One exception, for speed: a change goes to its runs in the very tick that recorded it (batches
+for a mass change, a run per entity for a few). The daemon evaluates sensors every 5 s in random
+order, so waiting for the sync sensor would add 0-5 s to every edit; the catalog sensor asks for
+the same runs the sync sensor would (same gate, same plan, still no Microcks call), and the sync
+sensor skips entities that a queued or running run already covers. The sync sensor keeps
+retries, backoffs and whatever the catalog sensor could not hand over.
 """
 
 from collections.abc import Mapping, Sequence
@@ -12,18 +14,26 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from microcks_pipeline.defs.jobs import delete_entity_mocks, sync_batch_job, sync_entity_job
+from microcks_pipeline.defs.messages import (
+    catalog_message,
+    errors_named,
+    row_errors,
+    runs_message,
+)
 from microcks_pipeline.defs.partitions import (
     add_entity_partitions,
     entity_partitions,
+    entity_ref_of,
     partition_key,
     remove_entity_partitions,
 )
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
 from microcks_pipeline.defs.run_requests import BATCH_JOB, BATCH_OP, plan_runs, removals_only
 from microcks_pipeline.defs.settings import Settings
+from microcks_pipeline.defs.tags import ENTITY_TAG
 from microcks_pipeline.errors import PipelineError
 from microcks_pipeline.model import GlobalBackoff, StatusRow
-from microcks_pipeline.processor import ProcessResult, process_catalog
+from microcks_pipeline.processor import process_catalog
 from microcks_pipeline.store import StatusStore
 from microcks_pipeline.worker import removable_entities
 
@@ -40,32 +50,12 @@ def _existing_keys(instance: dg.DagsterInstance) -> set[str]:
     return set(instance.get_dynamic_partitions(entity_partitions.name))
 
 
-def _catalog_summary(result: ProcessResult, added: int, runs: int) -> str:
-    if not result.rows_written and not added:
-        text = f"catalog unchanged: {len(result.entity_refs)} entities, nothing to do"
-    else:
-        text = (
-            f"{len(result.entity_refs)} entities: {result.rows_written} status row(s) changed, "
-            f"{result.events_written} event(s), {added} new partition(s); "
-            + (f"{runs} batch run(s) requested" if runs else "the sync sensor launches the work")
-        )
-    if result.load_failures:
-        text += "; load failed: " + "; ".join(result.load_failures)
-    if not result.complete:
-        text += "; listing incomplete, deletions held back: " + "; ".join(result.problems)
-    if result.remote_backoffs:
-        text += "; remote reads held back (files keep their last content): " + "; ".join(
-            result.remote_backoffs
-        )
-    return text
-
-
 @dg.sensor(
-    jobs=[sync_batch_job],
+    jobs=[sync_entity_job, sync_batch_job, delete_entity_mocks],
     minimum_interval_seconds=SETTINGS.catalog_interval,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Reads the catalog and microcks.yaml files into the status table; never calls "
-    "Microcks. Adds a partition per new entity; hands a mass change straight to batch runs.",
+    "Microcks. Adds a partition per new entity; requests the runs of a change in the same tick.",
 )
 def catalog_sensor(
     context: dg.SensorEvaluationContext,
@@ -84,30 +74,62 @@ def catalog_sensor(
             )
         keys = map(partition_key, result.entity_refs)
         added = add_entity_partitions(context.instance, keys)
-        runs = _mass_change_runs(context.instance, microcks, store) if result.rows_written else []
+        runs, held = (
+            _change_runs(context.instance, microcks, store) if result.rows_written else ([], None)
+        )
     except PipelineError as exc:  # misconfiguration, status database down: say so, change nothing
         return dg.SensorResult(skip_reason=f"catalog sensor could not run: {exc}")
-    summary = _catalog_summary(result, len(added), len(runs))
+    summary = catalog_message(result, len(added), len(runs), held)
     if not runs:
         return dg.SensorResult(skip_reason=summary)
     context.log.info(summary)
     return dg.SensorResult(run_requests=runs)
 
 
-def _mass_change_runs(
+def _held_back(microcks: MicrocksResource, store: StatusStore, now: datetime) -> str | None:
+    """Why no run may go now (Microcks unconfigured, a global backoff), or None."""
+    reason = microcks.not_configured_reason
+    if reason is not None:
+        return reason
+    backoff = _backoff(store, microcks, now)
+    if backoff is not None:
+        until = _aware(backoff.until)
+        return f"Microcks global backoff until {until:%Y-%m-%d %H:%M:%S} UTC: {backoff.reason}"
+    return None
+
+
+def _change_runs(
     instance: dg.DagsterInstance, microcks: MicrocksResource, store: StatusStore
-) -> list[dg.RunRequest]:
-    """The batch runs the sync sensor would request now, when enough entities are due for
-    batches; nothing when only a few are (the sync sensor takes those) or when it would hold
-    back (Microcks unconfigured, global backoff)."""
+) -> tuple[list[dg.RunRequest], str | None]:
+    """The runs the sync sensor would request now for the due entities, with why none may go
+    (the sync sensor's gate) when it holds them back."""
     now = datetime.now(UTC)
-    if microcks.not_configured_reason is not None or _backoff(store, microcks, now) is not None:
-        return []
-    due = _outside_batches(instance, store.due_entities(now=now))
-    tuning = Settings.from_env()
-    if len(due) <= tuning.batch_threshold:
-        return []
-    return _batch_runs(instance, due, tuning, now)
+    held = _held_back(microcks, store, now)
+    if held is not None:
+        return [], held
+    due = _outside_runs(instance, store.due_entities(now=now))
+    return _due_runs(instance, store, due, now), None
+
+
+def _due_runs(
+    instance: dg.DagsterInstance,
+    store: StatusStore,
+    due: Mapping[str, Sequence[StatusRow]],
+    now: datetime,
+) -> list[dg.RunRequest]:
+    """Batches when many entities are due, else a run per entity (the delete job for those
+    that left the catalog)."""
+    tuning = Settings.from_env()  # read per tick: batching can be retuned without a reload
+    if len(due) > tuning.batch_threshold:
+        return _batch_runs(instance, due, tuning, now)
+    left = {
+        ref for ref, rows in due.items() if removals_only(rows) and removals_only(store.rows(ref))
+    }
+    plan = plan_runs(
+        due, _existing_keys(instance), left_catalog=left, batch=False, batch_size=1, now=now
+    )
+    add_entity_partitions(instance, plan.partitions_to_add)
+    return list(plan.run_requests)
 
 
 def _batch_runs(
@@ -130,16 +152,26 @@ def _batch_runs(
     return list(plan.run_requests)
 
 
-def _outside_batches(
+def _run_entities(run: dg.DagsterRun) -> list[str]:
+    """The entities a run works on: a batch's list, an entity run's tag or partition."""
+    if run.job_name == BATCH_JOB:
+        config = (run.run_config or {}).get("ops", {}).get(BATCH_OP, {}).get("config", {})
+        return list(config.get("entity_refs", []))
+    if ENTITY_TAG in run.tags:
+        return [run.tags[ENTITY_TAG]]
+    key = run.tags.get("dagster/partition")
+    return [entity_ref_of(key)] if key else []
+
+
+def _outside_runs(
     instance: dg.DagsterInstance, due: Mapping[str, Sequence[StatusRow]]
 ) -> dict[str, Sequence[StatusRow]]:
-    """The due entities that no queued or running batch run will handle: never hand those to
-    a second run (a second run would only find nothing to claim, or race the batch for it)."""
+    """The due entities that no queued or running run will handle: never hand those to a second
+    run (it would only find nothing to claim, or race the first for it). Run keys cannot do
+    this: Dagster scopes them to the sensor, and both sensors request these runs."""
     busy: set[str] = set()
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name=BATCH_JOB, statuses=_IN_FLIGHT))
-    for run in runs:
-        config = (run.run_config or {}).get("ops", {}).get(BATCH_OP, {}).get("config", {})
-        busy.update(config.get("entity_refs", []))
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=_IN_FLIGHT)):
+        busy.update(_run_entities(run))
     return {ref: rows for ref, rows in due.items() if ref not in busy}
 
 
@@ -188,50 +220,39 @@ def sync_sensor(
     status_store: StatusStoreResource,
 ) -> dg.SensorResult:
     try:
-        return _sync_tick(context.instance, microcks, status_store.store())
+        return _sync_tick(context, microcks, status_store.store())
     except PipelineError as exc:  # the status database is down or not migrated
         return dg.SensorResult(skip_reason=f"sync sensor could not run: {exc}")
 
 
 def _sync_tick(
-    instance: dg.DagsterInstance, microcks: MicrocksResource, store: StatusStore
+    context: dg.SensorEvaluationContext, microcks: MicrocksResource, store: StatusStore
 ) -> dg.SensorResult:
-    now = datetime.now(UTC)
+    instance, now = context.instance, datetime.now(UTC)
     removed = _removals(store, _existing_keys(instance))
     remove_entity_partitions(instance, removed)
     cleanup = f"; removed {len(removed)} partition(s) of deleted entities" if removed else ""
     due = store.due_entities(now=now)
 
-    reason = microcks.not_configured_reason
-    if reason is not None:
-        return dg.SensorResult(skip_reason=f"{reason}; {len(due)} entities waiting{cleanup}")
-    backoff = _backoff(store, microcks, now)
-    if backoff is not None:
+    held = _held_back(microcks, store, now)
+    if held is not None:
+        return dg.SensorResult(skip_reason=f"{held} ({len(due)} entities waiting){cleanup}")
+    # Entities of a queued or running run wait for it, also the last few a batch has not reached.
+    if not due:
+        return dg.SensorResult(skip_reason=f"nothing due{cleanup}{_errors(store)}")
+    waiting = len(due)
+    due = _outside_runs(instance, due)
+    if not due:
         return dg.SensorResult(
-            skip_reason=(
-                f"Microcks global backoff until {_aware(backoff.until):%Y-%m-%d %H:%M:%S} UTC "
-                f"({len(due)} entities waiting): {backoff.reason}{cleanup}"
-            )
+            skip_reason=f"{waiting} due entities wait for their queued or running runs{cleanup}"
         )
-    if not due:
-        return dg.SensorResult(skip_reason=f"nothing due{cleanup}")
-    # Entities of a queued or running batch wait for it, also the last few it has not reached.
-    due = _outside_batches(instance, due)
-    if not due:
-        return dg.SensorResult(skip_reason=f"due entities are all in running batches{cleanup}")
-
-    tuning = Settings.from_env()  # read per tick: batching can be retuned without a reload
-    if len(due) > tuning.batch_threshold:
-        requests = _batch_runs(instance, due, tuning, now)
-    else:
-        left = {
-            ref
-            for ref, rows in due.items()
-            if removals_only(rows) and removals_only(store.rows(ref))
-        }
-        plan = plan_runs(
-            due, _existing_keys(instance), left_catalog=left, batch=False, batch_size=1, now=now
-        )
-        add_entity_partitions(instance, plan.partitions_to_add)
-        requests = list(plan.run_requests)
+    requests = _due_runs(instance, store, due, now)
+    context.log.info(runs_message(due, len(requests)) + cleanup)
     return dg.SensorResult(run_requests=requests)
+
+
+def _errors(store: StatusStore) -> str:
+    """ "; 1 in error: api:default/x (default: reason)" while any row is in error, else ""."""
+    if not store.counts().get("error"):
+        return ""  # the usual case costs one aggregate query, not a read of every row
+    return "; " + errors_named(row_errors(store.rows()))

@@ -1,0 +1,173 @@
+"""The status report: the status table as a table in the UI, kept current by a sensor.
+
+Short columns an operator reads first come first (entity, mock, status, last error, service id),
+the long mock URL after them, hashes not at all: the UI's default width shows the error and the
+service id of every row. The mock URL is the one the
+entity's latest `microcks_services` event shows (a URL that answers), never a Microcks call.
+
+The sensor reports the report as a materialization whenever the status table or the entities'
+latest events changed (a digest in its cursor), so it is never "Never materialized" and needs
+no run: a run costs a process start, a reported event one database write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+from microcks_pipeline.defs.partitions import partition_key
+from microcks_pipeline.defs.resources import StatusStoreResource
+from microcks_pipeline.defs.settings import Settings
+from microcks_pipeline.errors import PipelineError
+from microcks_pipeline.model import StatusRow
+
+if TYPE_CHECKING:  # pandas is imported where the report is built: every run process loads this
+    import pandas as pd  # module, and pandas alone adds about 0.3 s to its start
+
+REPORT = dg.AssetKey("sync_status_report")
+SERVICES = dg.AssetKey("microcks_services")
+REPORT_ROWS = 500  # rows shown in the UI table; the counts cover all of them
+STATUS_ORDER = {"error": 0, "pending": 1, "leased": 2, "completed": 3}
+# (column, StatusRow field or None for a derived one), in the order shown.
+_COLUMNS: tuple[tuple[str, str | None], ...] = (
+    ("entity", "entity_ref"),
+    ("mock", "mock_id"),
+    ("status", "status"),
+    ("last_error", "last_error"),
+    ("service_id", "microcks_service_id"),
+    ("mock_url", None),
+    ("cause", "failure_cause"),
+    ("action", "desired_action"),
+    ("attempts", "attempts"),
+    ("next_attempt_at", "next_attempt_at"),
+    ("updated_at", "updated_at"),
+)
+
+
+def _latest_metadata(instance: dg.DagsterInstance, entity_ref: str) -> Mapping[str, Any]:
+    """Metadata of the entity's latest microcks_services event: a materialization, or the
+    observation a failed run leaves, whichever came last."""
+    where = dg.AssetRecordsFilter(asset_key=SERVICES, asset_partitions=[partition_key(entity_ref)])
+    found = [
+        *instance.fetch_materializations(where, limit=1).records,
+        *instance.fetch_observations(where, limit=1).records,
+    ]
+    if not found:
+        return {}
+    newest = max(found, key=lambda r: r.storage_id)
+    event = newest.asset_materialization or newest.asset_observation
+    return event.metadata if event is not None else {}
+
+
+def mock_urls(
+    instance: dg.DagsterInstance, rows: Sequence[StatusRow]
+) -> dict[tuple[str, str], str]:
+    """(entity, mock) → the mock URL its entity's view shows, for the mocks Microcks serves."""
+    by_entity: dict[str, list[StatusRow]] = {}
+    for row in rows:
+        if row.status == "completed":
+            by_entity.setdefault(row.entity_ref, []).append(row)
+    urls: dict[tuple[str, str], str] = {}
+    for ref, served in by_entity.items():
+        meta = _latest_metadata(instance, ref)
+        for row in served:
+            value = meta.get(f"mock_url/{row.mock_id}")
+            if value is not None:
+                urls[(ref, row.mock_id)] = str(value.value)
+    return urls
+
+
+def status_frame(rows: Sequence[StatusRow], urls: Mapping[tuple[str, str], str]) -> pd.DataFrame:
+    """The status table as a DataFrame, rows needing attention first."""
+    import pandas as pd
+
+    names = [c for c, _ in _COLUMNS]
+    records = [
+        {c: (getattr(r, f) if f else urls.get((r.entity_ref, r.mock_id))) for c, f in _COLUMNS}
+        for r in rows
+    ]
+    frame = pd.DataFrame(records, columns=names)
+    if frame.empty:
+        return frame
+    frame["_order"] = frame["status"].map(STATUS_ORDER).fillna(9)
+    frame = frame.sort_values(["_order", "entity", "mock"]).drop(columns="_order")
+    return frame.reset_index(drop=True)
+
+
+def _table(frame: pd.DataFrame) -> dg.TableMetadataValue:
+    import pandas as pd
+
+    records = [
+        dg.TableRecord({c: ("" if pd.isna(v) else str(v)) for c, v in row.items()})
+        for row in frame.head(REPORT_ROWS).to_dict(orient="records")
+    ]
+    schema = dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in frame.columns])
+    return dg.MetadataValue.table(records, schema=schema)
+
+
+def _shown(rows: Sequence[StatusRow]) -> list[StatusRow]:
+    ordered = sorted(rows, key=lambda r: (STATUS_ORDER.get(r.status, 9), r.entity_ref, r.mock_id))
+    return ordered[:REPORT_ROWS]
+
+
+def report_metadata(rows: Sequence[StatusRow], instance: dg.DagsterInstance) -> dict[str, Any]:
+    """The report's metadata: the table, and counts per status over every row."""
+    frame = status_frame(rows, mock_urls(instance, _shown(rows)))
+    counts = frame["status"].value_counts().to_dict() if not frame.empty else {}
+    meta: dict[str, Any] = {
+        "dagster/row_count": len(frame),
+        "rows": len(frame),
+        "entities": int(frame["entity"].nunique()) if not frame.empty else 0,
+        "status": _table(frame),
+        "counts": dg.MetadataValue.json({k: int(v) for k, v in sorted(counts.items())}),
+    }
+    for status in STATUS_ORDER:
+        meta[f"count/{status}"] = int(counts.get(status, 0))
+    return meta
+
+
+def _digest(rows: Sequence[StatusRow], instance: dg.DagsterInstance) -> str:
+    """Changes when a row or the entities' latest events change (what the report shows)."""
+    records = instance.get_asset_records([SERVICES])
+    entry = records[0].asset_entry if records else None
+    latest = (
+        entry.last_materialization_record.storage_id
+        if entry and entry.last_materialization_record
+        else None,
+        entry.last_observation_record.storage_id
+        if entry and entry.last_observation_record
+        else None,
+    )
+    text = repr((sorted(rows, key=lambda r: r.id), latest))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]  # shown in the ticks table
+
+
+def _counts_text(meta: Mapping[str, Any]) -> str:
+    counts = meta["counts"].value
+    return ", ".join(f"{n} {s}" for s, n in counts.items()) or "no rows"
+
+
+@dg.sensor(
+    minimum_interval_seconds=Settings.from_env().sync_interval,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Refreshes sync_status_report whenever the status table changed; no run.",
+)
+def status_report_sensor(
+    context: dg.SensorEvaluationContext, status_store: StatusStoreResource
+) -> dg.SensorResult:
+    try:
+        rows = status_store.store().rows()
+    except PipelineError as exc:
+        return dg.SensorResult(skip_reason=f"status report not refreshed: {exc}")
+    digest = _digest(rows, context.instance)
+    if digest == context.cursor:
+        return dg.SensorResult(skip_reason="status table unchanged")
+    meta = report_metadata(rows, context.instance)
+    return dg.SensorResult(
+        asset_events=[dg.AssetMaterialization(asset_key=REPORT, metadata=meta)],
+        skip_reason=f"report refreshed: {_counts_text(meta)}",
+        cursor=digest,
+    )
