@@ -33,7 +33,10 @@ def test_microcks_calls_reports_the_same_call_count_at_both_sizes() -> None:
     out = _run("microcks_calls.py", "--services", "50", "--rounds", "1")
 
     assert "call count independent of the service count: yes" in out
-    assert "calls within budget (per mock; per run <= 1 token request, no Keycloak discovery once known): yes" in out
+    assert (
+        "calls within budget (per mock; per run <= 1 token request, no Keycloak discovery once known): yes"
+        in out
+    )
 
 
 def test_remote_scan_reports_an_unchanged_pass_at_one_request_per_repository() -> None:
