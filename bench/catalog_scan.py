@@ -19,11 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from microcks_pipeline.artifacts import ArtifactReader
-from microcks_pipeline.catalog import FilesystemCatalog
-from microcks_pipeline.filestat import RACY_SECONDS
-from microcks_pipeline.processor import ScanCache, process_catalog
+from microcks_pipeline.sources.artifacts import ArtifactReader
+from microcks_pipeline.sources.catalog import FilesystemCatalog
+from microcks_pipeline.sources.filestat import RACY_SECONDS
 from microcks_pipeline.store import StatusStore
+from microcks_pipeline.sync.processor import ScanCache, process_catalog
 
 OPENAPI = """openapi: 3.0.3
 info:

@@ -28,10 +28,10 @@ from catalog_fixtures import TOKEN, FakeBackstage, api_entity, serve  # noqa: E4
 from catalog_scan import EXAMPLES, OPENAPI  # noqa: E402 - the same files as the local bench
 from githost import GitHost  # noqa: E402
 
-from microcks_pipeline.artifacts import ArtifactReader, UrlPolicy  # noqa: E402
-from microcks_pipeline.catalog import BackstageCatalog  # noqa: E402
-from microcks_pipeline.processor import ScanCache, process_catalog  # noqa: E402
+from microcks_pipeline.sources.artifacts import ArtifactReader, UrlPolicy  # noqa: E402
+from microcks_pipeline.sources.catalog import BackstageCatalog  # noqa: E402
 from microcks_pipeline.store import StatusStore  # noqa: E402
+from microcks_pipeline.sync.processor import ScanCache, process_catalog  # noqa: E402
 
 FILES_PER_ENTITY = 3
 PAGE_SIZE = 100  # Backstage listing page

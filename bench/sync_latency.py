@@ -45,17 +45,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from catalog_scan import generate  # noqa: E402 - the same generated entities as that bench
 
 from microcks_pipeline import demo  # noqa: E402
-from microcks_pipeline.artifacts import ArtifactReader  # noqa: E402
-from microcks_pipeline.catalog import FilesystemCatalog  # noqa: E402
+from microcks_pipeline.core.identity import service_version  # noqa: E402
 from microcks_pipeline.defs.run_requests import BATCH_JOB  # noqa: E402
-from microcks_pipeline.desired import load_entity_desired  # noqa: E402
-from microcks_pipeline.filestat import RACY_SECONDS  # noqa: E402
-from microcks_pipeline.identity import service_version  # noqa: E402
 from microcks_pipeline.microcks import MicrocksClient, TokenProvider  # noqa: E402
-from microcks_pipeline.processor import process_catalog  # noqa: E402
-from microcks_pipeline.reconcile import reconcile_entity  # noqa: E402
+from microcks_pipeline.sources.artifacts import ArtifactReader  # noqa: E402
+from microcks_pipeline.sources.catalog import FilesystemCatalog  # noqa: E402
+from microcks_pipeline.sources.filestat import RACY_SECONDS  # noqa: E402
 from microcks_pipeline.store import StatusStore  # noqa: E402
-from microcks_pipeline.worker import sync_entity  # noqa: E402
+from microcks_pipeline.sync.desired import load_entity_desired  # noqa: E402
+from microcks_pipeline.sync.processor import process_catalog  # noqa: E402
+from microcks_pipeline.sync.reconcile import reconcile_entity  # noqa: E402
+from microcks_pipeline.sync.worker import sync_entity  # noqa: E402
 
 SAMPLE_FILE = Path("petstore/mocks/default/petstore-examples.yaml")
 EXAMPLE = ("GET /pets/{petId}", "spike")  # the example behind the demo's printed mock URL

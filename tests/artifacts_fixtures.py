@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from microcks_pipeline.catalog.entity import Entity, EntityLocation
-from microcks_pipeline.identity import ANNOTATION, entity_ref
+from microcks_pipeline.core.identity import ANNOTATION, entity_ref
+from microcks_pipeline.sources.catalog.entity import Entity, EntityLocation
 
 
 def write(root: Path, files: dict[str, str | bytes]) -> Path:

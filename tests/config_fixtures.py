@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from microcks_pipeline.config import ConfigProblems, parse_config
-from microcks_pipeline.errors import ConfigError
-from microcks_pipeline.yamlio import MAX_YAML_BYTES
+from microcks_pipeline.core.config import ConfigProblems, parse_config
+from microcks_pipeline.core.errors import ConfigError
+from microcks_pipeline.core.yamlio import MAX_YAML_BYTES
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CATALOG = REPO / "examples" / "catalog"

@@ -1,5 +1,5 @@
 """Helpers for the demo tests: free ports, a line reader for a subprocess, and a /proc process view
-written apart from microcks_pipeline.demo so the tests do not only agree with the code."""
+written apart from microcks_pipeline.cli.demo so the tests do not only agree with the code."""
 
 from __future__ import annotations
 

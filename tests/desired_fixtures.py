@@ -7,9 +7,9 @@ from pathlib import Path
 
 from artifacts_fixtures import EXAMPLES_YAML, METADATA_YAML, OPENAPI_YAML, file_entity, write
 
-from microcks_pipeline.artifacts import ArtifactReader
-from microcks_pipeline.catalog.entity import Entity
-from microcks_pipeline.desired import EntityDesired, load_entity_desired
+from microcks_pipeline.sources.artifacts import ArtifactReader
+from microcks_pipeline.sources.catalog.entity import Entity
+from microcks_pipeline.sync.desired import EntityDesired, load_entity_desired
 
 MICROCKS_YAML = """apiVersion: bcgov.dev/v1alpha1
 kind: MicrocksSync

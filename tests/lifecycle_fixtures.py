@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from microcks_pipeline.identity import entity_hash, service_version
-from microcks_pipeline.lifecycle import Cause
-from microcks_pipeline.model import StatusRow
+from microcks_pipeline.core.identity import entity_hash, service_version
+from microcks_pipeline.core.lifecycle import Cause
+from microcks_pipeline.core.model import StatusRow
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

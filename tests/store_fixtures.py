@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from microcks_pipeline import plan
+from microcks_pipeline.core import changes as plan
 from microcks_pipeline.store import DesiredRow, StatusStore
 
 DEFAULT_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"

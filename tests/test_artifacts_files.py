@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from artifacts_fixtures import file_entity, write
 
-from microcks_pipeline.artifacts import ArtifactReader, sha256_hex
-from microcks_pipeline.errors import (
+from microcks_pipeline.core.errors import (
     ArtifactPolicyError,
     ConfigError,
     PermanentError,
     TransientError,
 )
+from microcks_pipeline.sources.artifacts import ArtifactReader, sha256_hex
 
 
 @pytest.fixture

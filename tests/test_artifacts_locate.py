@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from artifacts_fixtures import RecordingTransport, file_entity, url_entity
 
-from microcks_pipeline.artifacts import ArtifactReader, UrlPolicy
-from microcks_pipeline.errors import ConfigError
-from microcks_pipeline.locate import locate_config
+from microcks_pipeline.core.errors import ConfigError
+from microcks_pipeline.sources.artifacts import ArtifactReader, UrlPolicy
+from microcks_pipeline.sources.locate import locate_config
 
 
 @pytest.mark.parametrize(

@@ -8,13 +8,13 @@ import httpx
 import pytest
 from artifacts_fixtures import LocalServer, RecordingTransport, Reply, Seen, url_entity
 
-from microcks_pipeline.artifacts import ArtifactReader, Source, UrlPolicy, _pinned_transport
-from microcks_pipeline.errors import (
+from microcks_pipeline.core.errors import (
     ArtifactPolicyError,
     ConfigError,
     PermanentError,
     TransientError,
 )
+from microcks_pipeline.sources.artifacts import ArtifactReader, Source, UrlPolicy, _pinned_transport
 
 TOKEN = "s3cret-token-value"
 

@@ -12,8 +12,8 @@ import shutil
 import pytest
 from worker_fixtures import EXAMPLES, ORDERS, Rig
 
-from microcks_pipeline.audit import run_audit
-from microcks_pipeline.identity import service_version
+from microcks_pipeline.core.identity import service_version
+from microcks_pipeline.sync.audit import run_audit
 
 
 def _synced_orders(rig: Rig) -> None:

@@ -16,9 +16,9 @@ import pytest
 from backstage_fixtures import ORPHAN, TOKEN, Backstage, running_backstage
 from dagster_fixtures import MANAGED, World, make_world, services
 
+from microcks_pipeline.core.identity import entity_ref, service_version
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.defs.resources import CatalogResource
-from microcks_pipeline.identity import entity_ref, service_version
 
 PETSTORE = entity_ref("petstore")
 ORDERS = entity_ref("orders-api")

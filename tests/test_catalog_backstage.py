@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from catalog_fixtures import TOKEN, FakeBackstage, api_entity, closed_port, serve
 
-from microcks_pipeline.catalog import BackstageCatalog, catalog_source
-from microcks_pipeline.catalog.backstage import QUERY_FIELDS, QUERY_FILTER, location_of
-from microcks_pipeline.catalog.filesystem import FilesystemCatalog
-from microcks_pipeline.errors import CatalogUnavailable, ConfigError
+from microcks_pipeline.core.errors import CatalogUnavailable, ConfigError
+from microcks_pipeline.sources.catalog import BackstageCatalog, catalog_source
+from microcks_pipeline.sources.catalog.backstage import QUERY_FIELDS, QUERY_FILTER, location_of
+from microcks_pipeline.sources.catalog.filesystem import FilesystemCatalog
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from microcks_pipeline.catalog import FilesystemCatalog
-from microcks_pipeline.catalog.documents import managed_api
+from microcks_pipeline.sources.catalog import FilesystemCatalog
+from microcks_pipeline.sources.catalog.documents import managed_api
 
 
 def api_doc(name: str, *, namespace: str | None = None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from microcks_pipeline.catalog import FilesystemCatalog
+from microcks_pipeline.sources.catalog import FilesystemCatalog
 
 API = """apiVersion: backstage.io/v1alpha1
 kind: API

@@ -15,8 +15,8 @@ import pytest
 from dagster_fixtures import CLIENT_SECRET, World, break_petstore_fallback, make_world, services
 
 from microcks_pipeline.cli import main
+from microcks_pipeline.core.identity import service_version
 from microcks_pipeline.defs import settings as s
-from microcks_pipeline.identity import service_version
 from microcks_pipeline.localserver import DEFAULT_CLIENT_ID
 
 PETSTORE = "api:default/petstore"

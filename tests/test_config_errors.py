@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from config_fixtures import BAD_CASES, MARK, PATHS, VALID, BadCase, problems_of
 
-from microcks_pipeline.config import ConfigProblems, parse_config, path_problem
-from microcks_pipeline.errors import ConfigError, PermanentError
+from microcks_pipeline.core.config import ConfigProblems, parse_config, path_problem
+from microcks_pipeline.core.errors import ConfigError, PermanentError
 
 FILE = "apis/orders/microcks.yaml"
 

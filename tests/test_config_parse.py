@@ -6,7 +6,7 @@ import json
 
 from config_fixtures import VALID
 
-from microcks_pipeline.config import (
+from microcks_pipeline.core.config import (
     API_VERSION,
     CONFIG_FILE_NAME,
     KIND,

@@ -18,8 +18,8 @@ import pytest
 import yaml
 from config_fixtures import SAMPLE_CATALOG
 
-from microcks_pipeline.config import CONFIG_FILE_NAME, MockSpec, parse_config
-from microcks_pipeline.identity import ANNOTATION
+from microcks_pipeline.core.config import CONFIG_FILE_NAME, MockSpec, parse_config
+from microcks_pipeline.core.identity import ANNOTATION
 
 VERBS = ("get", "put", "post", "delete", "patch", "head", "options")
 

@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from microcks_pipeline.converge import (
+from microcks_pipeline.core.converge import (
     AppliedArtifact,
     AppliedRecord,
     Expected,
@@ -22,8 +22,8 @@ from microcks_pipeline.converge import (
     repair_pass,
     tombstone,
 )
-from microcks_pipeline.desired import Artifact, DesiredMock
-from microcks_pipeline.observed import ObservedOperation, ObservedService, parse_service_view
+from microcks_pipeline.core.observed import ObservedOperation, ObservedService, parse_service_view
+from microcks_pipeline.sync.desired import Artifact, DesiredMock
 
 NAME, VERSION = "petstore", "bk-0123456789abcdef-default"
 

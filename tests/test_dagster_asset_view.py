@@ -11,9 +11,9 @@ import pytest
 from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
 from dagster_fixtures import World, make_world
 
+from microcks_pipeline.core.identity import service_version
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.defs.partitions import entity_partitions, partition_key
-from microcks_pipeline.identity import service_version
 
 PETSTORE = "api:default/petstore"
 SERVICES = dg.AssetKey("microcks_services")

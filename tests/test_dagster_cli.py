@@ -12,9 +12,9 @@ from pathlib import Path
 import dagster as dg
 import httpx
 
+from microcks_pipeline.core.identity import service_version
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.defs.partitions import entity_partitions, partition_key
-from microcks_pipeline.identity import service_version
 from microcks_pipeline.localserver import DEFAULT_CLIENT_ID, ServerConfig, running_server
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,9 +14,9 @@ import pytest
 import yaml
 from dagster_fixtures import World, make_world
 
+from microcks_pipeline.core.identity import service_version
+from microcks_pipeline.core.observed import ObservedService, parse_service_view
 from microcks_pipeline.definitions import defs
-from microcks_pipeline.identity import service_version
-from microcks_pipeline.observed import ObservedService, parse_service_view
 
 PETSTORE = "api:default/petstore"
 PAYMENTS = "api:default/payments-api"

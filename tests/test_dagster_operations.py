@@ -11,12 +11,12 @@ import dagster as dg
 import pytest
 from dagster_fixtures import CLIENT_SECRET, MANAGED, World, make_world, services
 
+from microcks_pipeline.core.identity import service_version
 from microcks_pipeline.definitions import defs
 from microcks_pipeline.defs.assets import sync_status_report
 from microcks_pipeline.defs.checks import mocks_answer_examples
 from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.resources import MicrocksResource
-from microcks_pipeline.identity import service_version
 from microcks_pipeline.localserver import DEFAULT_CLIENT_ID
 from microcks_pipeline.store.rows import Event
 

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from microcks_pipeline.defs.probe import examples, probe
+from microcks_pipeline.sync.probe import examples, probe
 
 
 def pair(criteria: str, body: object, *, status: str = "200", query: list | None = None) -> dict:

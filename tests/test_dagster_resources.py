@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from microcks_pipeline.core.errors import ConfigError
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.defs.resources import (
     CatalogResource,
@@ -12,7 +13,6 @@ from microcks_pipeline.defs.resources import (
     StatusStoreResource,
     resources_from_env,
 )
-from microcks_pipeline.errors import ConfigError
 
 SECRET = "s3cr3t-value-never-shown"
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from microcks_pipeline.core.identity import entity_hash, service_version
 from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.run_requests import (
     BATCH_JOB,
@@ -20,7 +21,6 @@ from microcks_pipeline.defs.run_requests import (
     plan_runs,
 )
 from microcks_pipeline.defs.tags import ENTITY_TAG, is_forced
-from microcks_pipeline.identity import entity_hash, service_version
 from microcks_pipeline.store.rows import StatusRow
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

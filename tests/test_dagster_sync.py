@@ -21,11 +21,11 @@ from dagster_fixtures import (
     services,
 )
 
+from microcks_pipeline.core.identity import service_version
 from microcks_pipeline.definitions import defs
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
-from microcks_pipeline.identity import service_version
 from microcks_pipeline.localserver import DEFAULT_CLIENT_ID
 
 PETSTORE = "api:default/petstore"

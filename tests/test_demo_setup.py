@@ -16,8 +16,7 @@ import dagster as dg
 import pytest
 from demo_fixtures import Tracker, free_ports, still_running
 
-from microcks_pipeline import demo
-from microcks_pipeline.cli import main
+from microcks_pipeline.cli import demo, main
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.defs.tags import ENTITY_TAG
 
@@ -96,7 +95,7 @@ def test_a_workdir_that_is_a_file_is_refused(tmp_path):
 HOLDER = """
 import sys, time
 from pathlib import Path
-from microcks_pipeline import demo
+from microcks_pipeline.cli import demo
 paths = demo.DemoPaths(Path(sys.argv[1]))
 fd = demo.lock_workdir(paths)
 demo.prepare_workdir(paths, reset=False)

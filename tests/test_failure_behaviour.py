@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 from dagster_fixtures import CLIENT_SECRET, World, make_world, request_for
 
+from microcks_pipeline.core.identity import service_version
+from microcks_pipeline.core.lifecycle import Cause
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.defs.resources import MicrocksResource
-from microcks_pipeline.identity import service_version
-from microcks_pipeline.lifecycle import Cause
 from microcks_pipeline.localserver import DEFAULT_CLIENT_ID
 from microcks_pipeline.store.schema import STATE_TABLE
 

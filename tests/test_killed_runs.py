@@ -15,7 +15,7 @@ import pytest
 from dagster_fixtures import World, make_world, request_for
 from run_process_fixtures import FAILED, PETSTORE, interrupt, leased, start_a_slow_run
 
-from microcks_pipeline.identity import service_version
+from microcks_pipeline.core.identity import service_version
 
 CANCELED = "release_leases_of_canceled_runs"
 

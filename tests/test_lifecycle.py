@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from lifecycle_fixtures import status_row
 
-from microcks_pipeline.lifecycle import (
+from microcks_pipeline.core.lifecycle import (
     AUTH_BACKOFF,
     CROSS_ENTITY_FAILURES,
     NO_WORK,
@@ -27,7 +27,7 @@ from microcks_pipeline.lifecycle import (
     global_backoff_for,
     work_for,
 )
-from microcks_pipeline.model import StatusRow
+from microcks_pipeline.core.model import StatusRow
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 REF = "api:default/petstore"

@@ -14,8 +14,8 @@ from microcks_fixtures import (
     versions_in,
 )
 
-from microcks_pipeline.errors import PermanentError, TransientError
-from microcks_pipeline.identity import entity_hash, service_version
+from microcks_pipeline.core.errors import PermanentError, TransientError
+from microcks_pipeline.core.identity import entity_hash, service_version
 from microcks_pipeline.microcks import (
     MicrocksBusy,
     MicrocksNoService,

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from microcks_pipeline.errors import AuthError, ConfigError, PermanentError, TransientError
+from microcks_pipeline.core.errors import AuthError, ConfigError, PermanentError, TransientError
 from microcks_pipeline.microcks import (
     MicrocksBusy,
     MicrocksClient,

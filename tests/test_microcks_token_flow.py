@@ -10,8 +10,8 @@ import pytest
 from dagster_fixtures import CLIENT_SECRET, World, make_world
 from microcks_fixtures import CLIENT_ID, IN_PROCESS_URL, SECRET, in_process
 
+from microcks_pipeline.core.errors import AuthError
 from microcks_pipeline.defs.resources import MicrocksResource
-from microcks_pipeline.errors import AuthError
 from microcks_pipeline.localserver import DEFAULT_CLIENT_ID
 from microcks_pipeline.microcks import TokenProvider
 from microcks_pipeline.microcks.token import MicrocksAuth

@@ -16,8 +16,8 @@ from microcks_fixtures import (
     over_http,
 )
 
-from microcks_pipeline.errors import AuthError, TransientError
-from microcks_pipeline.identity import service_version
+from microcks_pipeline.core.errors import AuthError, TransientError
+from microcks_pipeline.core.identity import service_version
 from microcks_pipeline.microcks import (
     MicrocksBusy,
     MicrocksClient,

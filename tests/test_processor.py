@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from microcks_pipeline import filestat
-from microcks_pipeline.artifacts import ArtifactReader
-from microcks_pipeline.catalog import FilesystemCatalog
-from microcks_pipeline.errors import CatalogUnavailable
-from microcks_pipeline.processor import ScanCache, process_catalog
+from microcks_pipeline.core.errors import CatalogUnavailable
+from microcks_pipeline.sources import filestat
+from microcks_pipeline.sources.artifacts import ArtifactReader
+from microcks_pipeline.sources.catalog import FilesystemCatalog
 from microcks_pipeline.store import StatusStore
+from microcks_pipeline.sync.processor import ScanCache, process_catalog
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "catalog"
 ORDERS = "api:default/orders-api"

@@ -6,7 +6,7 @@ import pytest
 from microcks_fixtures import ENTITY_REF, desired_mock
 
 from microcks_pipeline.microcks import MicrocksClient
-from microcks_pipeline.reconcile import reconcile_entity
+from microcks_pipeline.sync.reconcile import reconcile_entity
 
 # Nothing listens on port 1: a call would fail loudly with MicrocksUnreachable, not ValueError.
 UNREACHABLE = "http://127.0.0.1:1"

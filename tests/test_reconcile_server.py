@@ -17,8 +17,8 @@ from microcks_fixtures import (
     versions_in,
 )
 
-from microcks_pipeline.errors import AuthError, PermanentError, TransientError
-from microcks_pipeline.identity import entity_hash, service_version
+from microcks_pipeline.core.errors import AuthError, PermanentError, TransientError
+from microcks_pipeline.core.identity import entity_hash, service_version
 from microcks_pipeline.microcks import (
     MicrocksBusy,
     MicrocksClient,
@@ -26,7 +26,7 @@ from microcks_pipeline.microcks import (
     MicrocksTimeout,
     MicrocksUnreachable,
 )
-from microcks_pipeline.reconcile import reconcile_entity
+from microcks_pipeline.sync.reconcile import reconcile_entity
 
 HASH = entity_hash(ENTITY_REF)
 

@@ -12,11 +12,11 @@ from catalog_fixtures import TOKEN, FakeBackstage, api_entity, serve
 from dagster_fixtures import make_world
 from githost import GitHost
 
-from microcks_pipeline.artifacts import ArtifactReader, UrlPolicy
-from microcks_pipeline.catalog import BackstageCatalog
 from microcks_pipeline.defs.resources import CatalogResource
-from microcks_pipeline.processor import ScanCache, process_catalog
+from microcks_pipeline.sources.artifacts import ArtifactReader, UrlPolicy
+from microcks_pipeline.sources.catalog import BackstageCatalog
 from microcks_pipeline.store import StatusStore
+from microcks_pipeline.sync.processor import ScanCache, process_catalog
 
 REPO = "org/apis"
 NAMES = ("alpha", "beta", "gamma")

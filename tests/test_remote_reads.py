@@ -13,9 +13,9 @@ from artifacts_fixtures import LocalServer, Reply, Seen
 from catalog_fixtures import serve
 from githost import GitHost
 
-from microcks_pipeline.artifacts import ArtifactReader, Source, UrlPolicy
-from microcks_pipeline.errors import ConfigError, TransientError
-from microcks_pipeline.remote import rate_limit_until
+from microcks_pipeline.core.errors import ConfigError, TransientError
+from microcks_pipeline.sources.artifacts import ArtifactReader, Source, UrlPolicy
+from microcks_pipeline.sources.remote import rate_limit_until
 
 FILES = {
     "apis/pets/microcks.yaml": "spec: {mocks: [{mockId: default}]}\n",

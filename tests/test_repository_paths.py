@@ -9,9 +9,9 @@ from artifacts_fixtures import OPENAPI_YAML
 from dagster_fixtures import make_world
 from desired_fixtures import MICROCKS_YAML, load, pet, pet_repo
 
-from microcks_pipeline.config import parse_config
-from microcks_pipeline.desired import EntityDesired
-from microcks_pipeline.identity import service_version
+from microcks_pipeline.core.config import parse_config
+from microcks_pipeline.core.identity import service_version
+from microcks_pipeline.sync.desired import EntityDesired
 
 ALT_MAIN = "        path: ./mocks/alt/openapi.json"
 

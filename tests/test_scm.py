@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from microcks_pipeline.scm import raw_content_url
+from microcks_pipeline.sources.scm import raw_content_url
 
 
 @pytest.mark.parametrize(

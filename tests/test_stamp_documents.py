@@ -9,8 +9,8 @@ import pytest
 import yaml
 from artifacts_fixtures import EXAMPLES_YAML, METADATA_YAML, OPENAPI_YAML, sniff
 
-from microcks_pipeline.errors import PermanentError
-from microcks_pipeline.stamp import stamp_main, stamp_secondary
+from microcks_pipeline.core.errors import PermanentError
+from microcks_pipeline.core.stamp import stamp_main, stamp_secondary
 
 NAME = "PetStore"
 VERSION = "bk-0123456789abcdef-default"

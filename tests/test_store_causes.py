@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import command
 from store_fixtures import T0, desired_row
 
-from microcks_pipeline import plan
-from microcks_pipeline.lifecycle import Cause
+from microcks_pipeline.core import changes as plan
+from microcks_pipeline.core.lifecycle import Cause
 from microcks_pipeline.store import StatusStore
 from microcks_pipeline.store.migrate import alembic_config
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from store_fixtures import T0, desired_row
 
-from microcks_pipeline.lifecycle import Cause
+from microcks_pipeline.core.lifecycle import Cause
 from microcks_pipeline.store import StatusStore
 
 REF = "api:default/petstore"

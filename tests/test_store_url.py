@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from microcks_pipeline.errors import ConfigError, TransientError
+from microcks_pipeline.core.errors import ConfigError, TransientError
 from microcks_pipeline.store import StatusStore, StoreUnavailable
 from microcks_pipeline.store.engine import ENV_DB_URL
 

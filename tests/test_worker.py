@@ -12,10 +12,10 @@ import httpx
 import pytest
 from worker_fixtures import DEFAULT_CLIENT_ID, ORDERS, Rig
 
-from microcks_pipeline.errors import AuthError
-from microcks_pipeline.identity import service_version
+from microcks_pipeline.core.errors import AuthError
+from microcks_pipeline.core.identity import service_version
 from microcks_pipeline.microcks import MicrocksClient, TokenProvider
-from microcks_pipeline.worker import removable_entities
+from microcks_pipeline.sync.worker import removable_entities
 
 LATER = timedelta(hours=1)  # well past any retry backoff
 

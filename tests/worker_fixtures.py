@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from microcks_pipeline.artifacts import ArtifactReader
-from microcks_pipeline.catalog import FilesystemCatalog
 from microcks_pipeline.localserver import DEFAULT_CLIENT_ID, ServerConfig, running_server
 from microcks_pipeline.microcks import MicrocksClient, TokenProvider
-from microcks_pipeline.processor import ScanCache, process_catalog
+from microcks_pipeline.sources.artifacts import ArtifactReader
+from microcks_pipeline.sources.catalog import FilesystemCatalog
 from microcks_pipeline.store import StatusStore
-from microcks_pipeline.worker import EntitySyncResult, sync_entity
+from microcks_pipeline.sync.processor import ScanCache, process_catalog
+from microcks_pipeline.sync.worker import EntitySyncResult, sync_entity
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "catalog"
 ORDERS = "api:default/orders-api"

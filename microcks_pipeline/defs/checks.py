@@ -3,11 +3,11 @@
 import dagster as dg
 import httpx
 
+from microcks_pipeline.core.errors import PipelineError
 from microcks_pipeline.defs.assets import MICROCKS_POOL
 from microcks_pipeline.defs.partitions import entity_partitions, entity_ref_of
-from microcks_pipeline.defs.probe import mock_root, probe
 from microcks_pipeline.defs.resources import MicrocksResource, StatusStoreResource
-from microcks_pipeline.errors import PipelineError
+from microcks_pipeline.sync.probe import mock_root, probe
 
 
 @dg.asset_check(

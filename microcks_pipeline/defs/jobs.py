@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from microcks_pipeline.audit import run_audit
 from microcks_pipeline.defs.assets import MICROCKS_POOL, desired_mocks, microcks_services
 from microcks_pipeline.defs.outcome import failure_message
 from microcks_pipeline.defs.partitions import partition_key
@@ -19,6 +18,7 @@ from microcks_pipeline.defs.runner import (
 )
 from microcks_pipeline.defs.settings import Settings
 from microcks_pipeline.defs.tags import is_forced
+from microcks_pipeline.sync.audit import run_audit
 
 # In-process: a step worker process costs 1-2 s per run (reference/dagster-throughput.md §2).
 sync_entity_job = dg.define_asset_job(

@@ -12,10 +12,10 @@ from typing import Any
 
 import dagster as dg
 
-from microcks_pipeline.desired import EntityDesired
+from microcks_pipeline.core.model import StatusRow
 from microcks_pipeline.microcks.errors import safe_url
-from microcks_pipeline.model import StatusRow
-from microcks_pipeline.worker import EntitySyncResult
+from microcks_pipeline.sync.desired import EntityDesired
+from microcks_pipeline.sync.worker import EntitySyncResult
 
 
 def _md_cell(value: object) -> str:

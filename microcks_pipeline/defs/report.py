@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from microcks_pipeline.core.errors import PipelineError
+from microcks_pipeline.core.model import StatusRow
 from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.resources import StatusStoreResource
 from microcks_pipeline.defs.settings import Settings
-from microcks_pipeline.errors import PipelineError
-from microcks_pipeline.model import StatusRow
 
 if TYPE_CHECKING:  # pandas is imported where the report is built: every run process loads this
     import pandas as pd  # module, and pandas alone adds about 0.3 s to its start

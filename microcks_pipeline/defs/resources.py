@@ -17,17 +17,17 @@ from contextlib import contextmanager
 import dagster as dg
 from pydantic import Field
 
-from microcks_pipeline.artifacts import ArtifactReader, UrlPolicy
-from microcks_pipeline.catalog import catalog_source
-from microcks_pipeline.catalog.entity import CatalogSource
+from microcks_pipeline.core.errors import ConfigError
+from microcks_pipeline.core.lifecycle import credentials_fingerprint
 from microcks_pipeline.defs import settings as s
-from microcks_pipeline.errors import ConfigError
-from microcks_pipeline.hosts import parse_allowed_hosts
-from microcks_pipeline.lifecycle import credentials_fingerprint
 from microcks_pipeline.microcks import MicrocksClient, TokenProvider
 from microcks_pipeline.microcks.token import check_base_url
-from microcks_pipeline.processor import ScanCache
+from microcks_pipeline.sources.artifacts import ArtifactReader, UrlPolicy
+from microcks_pipeline.sources.catalog import catalog_source
+from microcks_pipeline.sources.catalog.entity import CatalogSource
+from microcks_pipeline.sources.hosts import parse_allowed_hosts
 from microcks_pipeline.store import StatusStore
+from microcks_pipeline.sync.processor import ScanCache
 
 # One (source, reader, cache) per catalog configuration per process; see CatalogResource.scanner.
 _SCANNERS: dict[str, tuple[CatalogSource, ArtifactReader, ScanCache]] = {}

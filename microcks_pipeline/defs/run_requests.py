@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 
+from microcks_pipeline.core.lifecycle import is_removal
+from microcks_pipeline.core.model import StatusRow
 from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.tags import sensor_tags
-from microcks_pipeline.lifecycle import is_removal
-from microcks_pipeline.model import StatusRow
-from microcks_pipeline.worker import LEASE_SECONDS
+from microcks_pipeline.sync.worker import LEASE_SECONDS
 
 SYNC_JOB = "sync_entity_job"
 DELETE_JOB = "delete_entity_mocks"

@@ -6,16 +6,16 @@ from typing import Any
 
 import dagster as dg
 
-from microcks_pipeline.artifacts import ArtifactReader
-from microcks_pipeline.catalog.entity import CatalogSource
+from microcks_pipeline.core.errors import AuthError, PipelineError, TransientError
 from microcks_pipeline.defs.outcome import entity_failure, entity_mocks, sync_metadata
-from microcks_pipeline.defs.probe import answering_urls
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
 from microcks_pipeline.defs.tags import is_forced
-from microcks_pipeline.errors import AuthError, PipelineError, TransientError
 from microcks_pipeline.microcks import MicrocksClient
+from microcks_pipeline.sources.artifacts import ArtifactReader
+from microcks_pipeline.sources.catalog.entity import CatalogSource
 from microcks_pipeline.store import StatusStore
-from microcks_pipeline.worker import EntitySyncResult, sync_entity
+from microcks_pipeline.sync.probe import answering_urls
+from microcks_pipeline.sync.worker import EntitySyncResult, sync_entity
 
 
 class MicrocksDown(dg.Failure):

@@ -13,13 +13,9 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from microcks_pipeline.core.errors import PipelineError
+from microcks_pipeline.core.model import GlobalBackoff, StatusRow
 from microcks_pipeline.defs.jobs import delete_entity_mocks, sync_batch_job, sync_entity_job
-from microcks_pipeline.defs.messages import (
-    catalog_message,
-    errors_named,
-    row_errors,
-    runs_message,
-)
 from microcks_pipeline.defs.partitions import (
     add_entity_partitions,
     entity_partitions,
@@ -31,11 +27,15 @@ from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, 
 from microcks_pipeline.defs.run_requests import BATCH_JOB, BATCH_OP, plan_runs, removals_only
 from microcks_pipeline.defs.settings import Settings
 from microcks_pipeline.defs.tags import ENTITY_TAG
-from microcks_pipeline.errors import PipelineError
-from microcks_pipeline.model import GlobalBackoff, StatusRow
-from microcks_pipeline.processor import process_catalog
 from microcks_pipeline.store import StatusStore
-from microcks_pipeline.worker import removable_entities
+from microcks_pipeline.sync.processor import process_catalog
+from microcks_pipeline.sync.tick_messages import (
+    catalog_message,
+    errors_named,
+    row_errors,
+    runs_message,
+)
+from microcks_pipeline.sync.worker import removable_entities
 
 SETTINGS = Settings.from_env()
 _IN_FLIGHT = [

@@ -19,8 +19,8 @@ from urllib.parse import quote
 
 import httpx
 
-from microcks_pipeline.errors import AuthError, PermanentError
-from microcks_pipeline.identity import owned_by_entity
+from microcks_pipeline.core.errors import AuthError, PermanentError
+from microcks_pipeline.core.identity import owned_by_entity
 from microcks_pipeline.microcks.errors import (
     MicrocksBusy,
     MicrocksNoService,

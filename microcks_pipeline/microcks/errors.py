@@ -1,6 +1,6 @@
 """Message sanitising for Microcks answers, and the Microcks branches of the error tree.
 
-The error classes live in `microcks_pipeline.errors` (the one tree, drawn there); they are
+The error classes live in `microcks_pipeline.core.errors` (the one tree, drawn there); they are
 re-exported here so `from microcks_pipeline.microcks.errors import MicrocksUnreachable` keeps
 working.
 """
@@ -11,12 +11,12 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
-# Re-exported: the classes live in the one tree of microcks_pipeline.errors.
-from microcks_pipeline.errors import MicrocksBusy as MicrocksBusy
-from microcks_pipeline.errors import MicrocksNoService as MicrocksNoService
-from microcks_pipeline.errors import MicrocksRejected as MicrocksRejected
-from microcks_pipeline.errors import MicrocksTimeout as MicrocksTimeout
-from microcks_pipeline.errors import MicrocksUnreachable as MicrocksUnreachable
+# Re-exported: the classes live in the one tree of microcks_pipeline.core.errors.
+from microcks_pipeline.core.errors import MicrocksBusy as MicrocksBusy
+from microcks_pipeline.core.errors import MicrocksNoService as MicrocksNoService
+from microcks_pipeline.core.errors import MicrocksRejected as MicrocksRejected
+from microcks_pipeline.core.errors import MicrocksTimeout as MicrocksTimeout
+from microcks_pipeline.core.errors import MicrocksUnreachable as MicrocksUnreachable
 
 _MAX_TEXT = 300
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from microcks_pipeline.errors import (
+from microcks_pipeline.core.errors import (
     AuthError,
     ConfigError,
     MicrocksBusy,

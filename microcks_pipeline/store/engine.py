@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
-from microcks_pipeline.errors import ConfigError
+from microcks_pipeline.core.errors import ConfigError
 
 ENV_DB_URL = "MICROCKS_PIPELINE_DB_URL"
 DEFAULT_SQLITE_FILE = "microcks-pipeline.db"

@@ -3,7 +3,7 @@ here for the modules that still import them from the store."""
 
 from __future__ import annotations
 
-from microcks_pipeline.model import (
+from microcks_pipeline.core.model import (
     Action,
     DesiredRow,
     Event,

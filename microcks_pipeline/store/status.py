@@ -22,10 +22,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from microcks_pipeline.errors import StoreNotMigrated, StoreUnavailable
-from microcks_pipeline.identity import entity_hash
-from microcks_pipeline.lifecycle import Cause
-from microcks_pipeline.model import (
+from microcks_pipeline.core.errors import StoreNotMigrated, StoreUnavailable
+from microcks_pipeline.core.identity import entity_hash
+from microcks_pipeline.core.lifecycle import Cause
+from microcks_pipeline.core.model import (
     DesiredRow,
     Event,
     GlobalBackoff,

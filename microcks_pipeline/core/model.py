@@ -1,0 +1,171 @@
+"""The core's value types: entities and where they live, catalog snapshots, status rows, events.
+
+Every layer speaks in these values; the catalog sources, the store and the readers import them,
+never the reverse, so the pure rules (plan, lifecycle) depend on nothing at the edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from microcks_pipeline.core.errors import ConfigError
+from microcks_pipeline.core.identity import ANNOTATION, entity_hash
+from microcks_pipeline.core.lifecycle import Cause
+
+Action = Literal["reconcile", "delete"]
+Status = Literal["pending", "leased", "completed", "error"]
+Level = Literal["info", "warn", "error"]
+
+
+# ---- the catalog ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntityLocation:
+    """Where an entity was read from, and the repository its relative paths must stay inside.
+
+    kind "file": `target` is the catalog-info.yaml path and `repo_root` the folder no path may
+    leave. kind "url": `target` is the file's URL and `repo_root` the URL prefix of its repository
+    (for example `https://github.com/org/repo/blob/main/`). kind "none": the source could not
+    say where the entity came from (a Backstage entity without a usable location annotation);
+    `target` and `repo_root` are empty and `base_dir` raises ConfigError, so resolving anything
+    against it fails clearly on that entity instead of guessing a folder.
+    """
+
+    kind: Literal["file", "url", "none"]
+    target: str
+    repo_root: str
+
+    @property
+    def base_dir(self) -> str:
+        """The folder (or URL folder, ending in `/`) that relative references resolve against."""
+        if self.kind == "none":
+            raise ConfigError(
+                "the entity has no usable location (no url: or file: "
+                "backstage.io/managed-by-location or backstage.io/source-location annotation), "
+                "so relative references cannot be resolved"
+            )
+        if self.kind == "file":
+            return str(Path(self.target).parent)
+        return self.target.rsplit("/", 1)[0] + "/"
+
+
+@dataclass(frozen=True)
+class Entity:
+    ref: str  # api:<namespace>/<name>, lower-cased
+    name: str  # metadata.name as written (it becomes the Microcks service name)
+    namespace: str
+    annotations: Mapping[str, str]
+    spec: Mapping[str, Any]
+    location: EntityLocation
+
+    @property
+    def hash(self) -> str:
+        return entity_hash(self.ref)
+
+    @property
+    def config_ref(self) -> str | None:
+        """The raw `bcgov/microcks-config-ref` annotation value, if any."""
+        return self.annotations.get(ANNOTATION)
+
+
+@dataclass(frozen=True)
+class CatalogSnapshot:
+    """One listing of API entities that carry the annotation.
+
+    `complete` is False when some part of the catalog could not be read (a broken
+    catalog-info.yaml, say): its entities are still synced, but nothing may be deleted because
+    an entity's absence proves nothing. `problems` names what could not be read.
+    """
+
+    entities: tuple[Entity, ...]
+    complete: bool = True
+    problems: tuple[str, ...] = field(default=())
+
+    def by_ref(self) -> dict[str, Entity]:
+        return {e.ref: e for e in self.entities}
+
+
+# ---- the status table -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    id: int
+    entity_ref: str
+    mock_id: str
+    entity_hash: str
+    microcks_version_id: str
+    desired_action: Action
+    fingerprint_hash: str  # desired fingerprint
+    applied_fingerprint: str | None
+    status: Status
+    attempts: int
+    next_attempt_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    last_error: str | None
+    microcks_service_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    # Why the row is what it is (a load failure, a removal, the last failure): see lifecycle.
+    failure_cause: Cause | None = None
+    # What the last verified apply uploaded and saw (converge.AppliedRecord as JSON), or None.
+    applied_artifacts: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class DesiredRow:
+    """What the processor wants for one (entity, mock): written by `upsert_desired`."""
+
+    entity_ref: str
+    mock_id: str
+    entity_hash: str
+    microcks_version_id: str
+    desired_action: Action
+    fingerprint_hash: str
+    error: str | None = None  # the reason of a load failure (cause LOAD_FAILED)
+    cause: Cause | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    entity_ref: str
+    event_type: str
+    level: Level
+    message: str
+    mock_id: str | None = None
+    sync_status_id: int | None = None
+    run_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GlobalBackoff:
+    """A pause of all Microcks work. kind "auth" (credentials refused) carries the sha256
+    fingerprint of the credentials that were refused, so a changed credential ends it."""
+
+    until: datetime
+    reason: str
+    kind: Literal["auth", "outage"] = "outage"
+    credentials: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as read back from the store: with its id and the time it was recorded."""
+
+    id: int
+    created_at: datetime
+    entity_ref: str
+    event_type: str
+    level: Level
+    message: str
+    mock_id: str | None
+    sync_status_id: int | None
+    run_id: str | None
+    details: dict[str, Any]

@@ -1,0 +1,285 @@
+"""The filesystem catalog source: API entities from catalog-info.yaml files under one root folder.
+
+One walk of the root (hidden folders skipped) finds every `catalog-info.yaml` / `.yml`; the
+`kind: Location` documents found there add more files, but only files that resolve inside the
+root (symlinks resolved). A file is parsed only when its bytes changed since the last listing,
+and read again only when filestat cannot prove it unchanged (every tick lists the whole
+catalog, so this is what keeps an unchanged tick cheap). A file that cannot be read or
+parsed, or a document that may be ours but is invalid, makes the snapshot incomplete (nothing
+may be deleted on its account) while every other entity is still listed. Refused targets
+(outside the root, URLs, other types) are recorded as problems but do not make it incomplete:
+nothing behind them could ever be listed.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+from collections import deque
+from pathlib import Path
+
+import yaml
+
+from microcks_pipeline.core.errors import ConfigError
+from microcks_pipeline.core.model import CatalogSnapshot, Entity, EntityLocation
+from microcks_pipeline.core.yamlio import YamlError, compose_all, construct
+from microcks_pipeline.sources.catalog.documents import (
+    location_document,
+    managed_api,
+    normalize_ref,
+)
+from microcks_pipeline.sources.filestat import StatKey, stat_key, unchanged
+
+CATALOG_FILE_NAMES = frozenset({"catalog-info.yaml", "catalog-info.yml"})
+_GLOB_CHARS = frozenset("*?[")
+
+
+# What one document of a file contributes to a listing, replayed while the file is unchanged:
+# ("entity", Entity, where) | ("follow", (type, targets), where) | ("fail", message, "").
+# Paths are plain strings here: this loop runs once per catalog file on every tick.
+_Outcome = tuple[str, object, str]
+_Parsed = tuple[StatKey | None, bytes, list[_Outcome]]
+
+
+class FilesystemCatalog:
+    """Lists API entities from a folder; `get_entity` reuses the last listing for `cache_seconds`."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        max_file_bytes: int = 2 * 1024 * 1024,
+        cache_seconds: float = 5.0,
+    ) -> None:
+        self.root = Path(root)
+        self.max_file_bytes = max_file_bytes
+        self.cache_seconds = cache_seconds
+        self._cached: tuple[float, CatalogSnapshot] | None = None
+        self._parsed: dict[str, _Parsed] = {}
+
+    def list_entities(self) -> CatalogSnapshot:
+        scan = _Scan(self.root.resolve(), self.max_file_bytes, self._parsed)
+        snapshot = scan.run()
+        # Keep only files seen in this listing, so deleted files do not pin memory.
+        self._parsed = scan.parsed
+        self._cached = (time.monotonic(), snapshot)
+        return snapshot
+
+    def get_entity(self, ref: str) -> Entity | None:
+        """The listed entity with this ref (any case; `name`, `ns/name` or `api:ns/name`)."""
+        cached = self._cached
+        if cached is None or time.monotonic() - cached[0] > self.cache_seconds:
+            snapshot = self.list_entities()
+        else:
+            snapshot = cached[1]
+        wanted = normalize_ref(ref)
+        for entity in snapshot.entities:
+            if entity.ref == wanted:
+                return entity
+        return None
+
+
+class _Scan:
+    """One listing: a queue of files, each read once, and what was found in them."""
+
+    def __init__(
+        self,
+        root: Path,
+        max_file_bytes: int,
+        previous: dict[str, _Parsed] | None = None,
+    ) -> None:
+        self.previous = previous or {}
+        self.parsed: dict[str, _Parsed] = {}
+        self.root = root
+        self.max_file_bytes = max_file_bytes
+        self.location = str(root)
+        self.entities: dict[str, Entity] = {}
+        self.first_seen: dict[str, str] = {}
+        self.problems: list[str] = []
+        self.complete = True
+        self.queued: set[str] = set()
+        self.queue: deque[str] = deque()
+
+    def run(self) -> CatalogSnapshot:
+        if not self.root.is_dir():
+            self.problems.append(f"catalog root {self.root} is not a readable folder")
+            return CatalogSnapshot(entities=(), complete=False, problems=tuple(self.problems))
+        for path, trusted in self._walk():
+            self._enqueue(path, referrer=None, trusted=trusted)
+        while self.queue:
+            self._read_file(self.queue.popleft())
+        return CatalogSnapshot(
+            entities=tuple(self.entities.values()),
+            complete=self.complete,
+            problems=tuple(self.problems),
+        )
+
+    def _walk(self) -> list[tuple[str, bool]]:
+        """Catalog files in sorted depth-first order; `trusted` when the walk itself proves the
+        file is inside the root (not a symlink, reached through real folders only)."""
+        found: list[tuple[str, bool]] = []
+        stack = [str(self.root)]
+        while stack:
+            folder = stack.pop()
+            try:
+                # Sorted, so "first definition wins" means the same file on every tick.
+                entries = sorted(os.scandir(folder), key=_entry_name)
+            except OSError as exc:
+                self._fail(f"{self._show(folder)}: cannot be listed: {exc.strerror}")
+                continue
+            subfolders = []
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if not entry.name.startswith("."):
+                        subfolders.append(entry.path)
+                elif entry.name in CATALOG_FILE_NAMES:
+                    found.append((entry.path, not entry.is_symlink()))
+            stack.extend(reversed(subfolders))
+        return found
+
+    def _enqueue(self, path: str | Path, *, referrer: str | None, trusted: bool = False) -> None:
+        """Queue a file once; `referrer` is the `file:line` of the Location that named it."""
+        if trusted:
+            assert isinstance(path, str)
+            if path not in self.queued:
+                self.queued.add(path)
+                self.queue.append(path)
+            return
+        resolved = Path(path).resolve()
+        what = f"{referrer}: Location target {self._show(path)!r}" if referrer else self._show(path)
+        if not resolved.is_relative_to(self.root):
+            self.problems.append(f"{what}: refused, it resolves outside the catalog root")
+            return
+        if not resolved.is_file():
+            # Its entities are unknown (deleted file, or a typo): nothing may be deleted.
+            self._fail(f"{what}: not a readable file")
+            return
+        if str(resolved) not in self.queued:
+            self.queued.add(str(resolved))
+            self.queue.append(str(resolved))
+
+    def _show(self, path: str | Path) -> str:
+        """A path for messages: relative to the root when it is inside."""
+        try:
+            return Path(path).relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _fail(self, message: str) -> None:
+        self.complete = False
+        self.problems.append(message)
+
+    def _read_file(self, path: str) -> None:
+        cached = self.previous.get(path)
+        if cached is not None and unchanged(path, cached[0]):
+            self.parsed[path] = cached
+            outcomes = cached[2]
+        else:
+            shown = self._show(path)
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read(self.max_file_bytes + 1)
+            except OSError as exc:
+                self._fail(f"{shown}: cannot be read: {exc.strerror or type(exc).__name__}")
+                return
+            key = stat_key(path)
+            if cached is not None and cached[1] == data:
+                outcomes = cached[2]
+            else:
+                location = EntityLocation("file", path, repo_root=self.location)
+                outcomes = _parse_file(data, location, shown, self.max_file_bytes)
+            self.parsed[path] = (key, data, outcomes)
+        for kind, value, where in outcomes:
+            if kind == "entity":
+                self._add(value, where)  # type: ignore[arg-type]
+            elif kind == "follow":
+                loc_type, targets = value  # type: ignore[misc]
+                self._follow(loc_type, targets, path, where)
+            else:
+                self._fail(str(value))
+
+    def _add(self, entity: Entity, where: str) -> None:
+        ref = entity.ref
+        if ref in self.entities:
+            self.problems.append(
+                f"{where}: {ref} is defined again (first in {self.first_seen[ref]}); "
+                "this definition is ignored"
+            )
+            return
+        self.entities[ref] = entity
+        self.first_seen[ref] = where
+
+    def _follow(
+        self, loc_type: str | None, targets: tuple[str, ...], path: str, where: str
+    ) -> None:
+        for target in targets:
+            kind = loc_type or ("url" if "://" in target else "file")
+            if kind != "file":
+                self.problems.append(
+                    f"{where}: refused Location target {target!r} of type {kind!r}: "
+                    "only file targets inside the catalog root are followed"
+                )
+                continue
+            pattern = Path(path).parent / target
+            if _GLOB_CHARS.isdisjoint(target):
+                self._enqueue(pattern, referrer=where)
+                continue
+            matches = sorted(glob.glob(str(pattern), recursive=True))
+            files = [Path(m) for m in matches if os.path.isfile(m)]
+            if not files:
+                self._fail(f"{where}: Location target {target!r} matches no file")
+            for match in files:
+                self._enqueue(match, referrer=where)
+
+
+def _entry_name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
+def _parse_file(
+    data: bytes, location: EntityLocation, shown: str, max_bytes: int
+) -> list[_Outcome]:
+    """What a file's documents contribute, independent of the rest of the listing."""
+    try:
+        nodes = compose_all(data, max_bytes=max_bytes)
+    except YamlError as exc:
+        return [("fail", f"{shown}:{exc.line}: {exc}" if exc.line else f"{shown}: {exc}", "")]
+    outcomes: list[_Outcome] = []
+    for node in nodes:
+        line = node.start_mark.line + 1
+        try:
+            doc = construct(node)
+            if doc is None:  # an empty document between `---` separators
+                continue
+            targets = location_document(doc)
+            if targets is not None:
+                outcomes.append(("follow", (targets.type, targets.targets), f"{shown}:{line}"))
+                continue
+            api = managed_api(doc)
+        except YamlError as exc:
+            outcomes.append(("fail", f"{shown}:{exc.line or line}: {exc}", ""))
+            continue
+        except ConfigError as exc:
+            at = _field_line(node, exc.field) if exc.field else line
+            outcomes.append(("fail", f"{shown}:{at}: {exc}", ""))
+            continue
+        if api is not None:
+            outcomes.append(("entity", api.entity(location), f"{shown}:{line}"))
+    return outcomes
+
+
+def _field_line(node: yaml.Node, field: str) -> int:
+    """The 1-based line of a dotted field in a composed document (as deep as it exists)."""
+    line = node.start_mark.line + 1
+    rest = field
+    while rest and isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            k = key.value if isinstance(key, yaml.ScalarNode) else None
+            if isinstance(k, str) and (rest == k or rest.startswith(k + ".")):
+                line = key.start_mark.line + 1
+                node, rest = value, rest[len(k) + 1 :]
+                break
+        else:
+            break
+    return line

@@ -1,0 +1,247 @@
+"""Make Microcks hold exactly one entity's desired mocks (DESIGN §6 steps 2–5); no Dagster, no DB.
+
+Find the entity's services with one search call, then per mock act on the artifact-level plan
+of converge.py: upload main (Microcks updates in place, keeping the service id: never delete
+before an update), APIMetadata, then APIExamples (mainArtifact=false), tombstones for stale
+upload names; then read the service once with its messages and verify it holds exactly what
+the mock declares. A difference (changed in Microcks) is repaired once and read again; what
+still differs fails the mock. Deletes come last.
+Every step is idempotent, so a crashed or repeated reconcile does no harm.
+
+Failure semantics: a permanent or transient error fails that mock only (its live service is
+left as it is); AuthError and MicrocksUnreachable are Microcks-wide and raised at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from microcks_pipeline.core.converge import Action as PlanAction
+from microcks_pipeline.core.converge import (
+    AppliedRecord,
+    MockState,
+    PutMetadata,
+    PutOperation,
+    differences,
+    first_pass,
+    mock_state,
+    repair_pass,
+)
+from microcks_pipeline.core.errors import AuthError, PermanentError, PipelineError, TransientError
+from microcks_pipeline.core.identity import (
+    entity_hash,
+    is_valid_mock_id,
+    mock_id_of_version,
+    service_version,
+)
+from microcks_pipeline.core.observed import ObservedService, parse_service_view
+from microcks_pipeline.microcks.client import MicrocksClient
+from microcks_pipeline.microcks.errors import MicrocksUnreachable
+from microcks_pipeline.sync.desired import DesiredMock
+
+Action = Literal["created", "updated", "deleted", "absent", "failed"]
+
+
+@dataclass(frozen=True)
+class MockOutcome:
+    """What happened to one mock of the entity."""
+
+    mock_id: str
+    action: Action
+    service_id: str | None
+    mock_url: str | None
+    error: PipelineError | None = None  # TransientError / PermanentError (AuthError is raised)
+    warnings: tuple[str, ...] = ()
+    applied: AppliedRecord | None = None  # what the service verifiably holds, for the store
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    entity_ref: str
+    outcomes: tuple[MockOutcome, ...]
+    calls: int  # Microcks calls made by this reconcile (token requests not included)
+
+    @property
+    def failed(self) -> tuple[MockOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.action == "failed")
+
+
+def reconcile_entity(
+    client: MicrocksClient,
+    entity_ref: str,
+    entity_name: str,
+    *,
+    upsert: Sequence[DesiredMock] = (),
+    delete: Iterable[str] = (),
+    keep: Iterable[str] = (),
+    prune: bool = True,
+    applied: Mapping[str, AppliedRecord | None] | None = None,
+) -> ReconcileResult:
+    """Upload `upsert`, delete the services of `delete`, and (prune) any other owned service.
+
+    `keep`: mock ids that are desired but not part of this call (unchanged); prune spares them.
+    `applied`: per mock id, the record of its last verified apply (its stale upload names get
+    tombstones); each successful outcome carries the new record.
+    Raises AuthError or TransientError when Microcks as a whole is unusable (the lookup failed,
+    no connection, credentials refused); nothing is deleted in that case.
+    """
+    delete_ids = list(dict.fromkeys(delete))
+    keep_ids = set(keep)
+    _check_arguments(entity_ref, upsert, delete_ids)
+    calls_before = client.calls
+    ref_hash = entity_hash(entity_ref)
+
+    existing = client.services_of_entity(entity_name, ref_hash)  # errors here are raised
+    outcomes: list[MockOutcome] = []
+    for mock in upsert:
+        outcomes.append(_upsert(client, mock, existing, (applied or {}).get(mock.mock_id)))
+
+    for mock_id in delete_ids:
+        victims = [s for s in existing if s.get("version") == _version_or_none(entity_ref, mock_id)]
+        outcomes.append(_delete(client, mock_id, victims))
+
+    if prune:
+        handled = {m.mock_id for m in upsert} | set(delete_ids) | keep_ids
+        stale: dict[str, list[dict[str, Any]]] = {}
+        for service in existing:
+            mock_id = mock_id_of_version(service["version"])
+            if mock_id is not None and mock_id not in handled:
+                stale.setdefault(mock_id, []).append(service)
+        for mock_id, victims in stale.items():
+            outcomes.append(_delete(client, mock_id, victims))
+
+    return ReconcileResult(entity_ref, tuple(outcomes), client.calls - calls_before)
+
+
+def _check_arguments(entity_ref: str, upsert: Sequence[DesiredMock], delete_ids: list[str]) -> None:
+    """Programming errors are refused before any Microcks call."""
+    seen: set[str] = set()
+    for mock in upsert:
+        if mock.entity_ref != entity_ref:
+            raise ValueError(
+                f"mock {mock.mock_id!r} belongs to {mock.entity_ref}, not {entity_ref}"
+            )
+        if mock.version != service_version(entity_ref, mock.mock_id):
+            raise ValueError(f"mock {mock.mock_id!r} has version {mock.version!r}, not ours")
+        if mock.mock_id in seen:
+            raise ValueError(f"mock {mock.mock_id!r} is listed twice in upsert")
+        seen.add(mock.mock_id)
+    both = seen.intersection(delete_ids)
+    if both:
+        raise ValueError(f"mocks {sorted(both)} are both upserted and deleted")
+
+
+def _version_or_none(entity_ref: str, mock_id: str) -> str | None:
+    # An id that cannot be a mockId (e.g. the entity-level row key) can own no service.
+    return service_version(entity_ref, mock_id) if is_valid_mock_id(mock_id) else None
+
+
+def _upsert(
+    client: MicrocksClient,
+    mock: DesiredMock,
+    existing: list[dict[str, Any]],
+    applied: AppliedRecord | None,
+) -> MockOutcome:
+    existed = any(
+        s.get("name") == mock.service_name and s.get("version") == mock.version for s in existing
+    )
+    warnings: list[str] = []
+    state = mock_state(mock)
+    try:
+        _act(client, state, first_pass(state, applied), warnings)
+        observed = _observe(client, mock)
+        if differences(state.record.expected, observed):
+            # Changed in Microcks (override, foreign examples, labels): repair, then look again.
+            _act(client, state, repair_pass(state, observed), warnings, observed.service_id)
+            observed = _observe(client, mock)
+            left = differences(state.record.expected, observed)
+            if left:
+                # The same uploads would leave the same difference: an operator must look.
+                raise PermanentError(
+                    f"Microcks does not hold what {mock.mock_id!r} declares: " + "; ".join(left)
+                )
+        # A rename that only changed case leaves the old-case service with our version: drop it.
+        for other in existing:
+            if other.get("version") == mock.version and other.get("name") != mock.service_name:
+                client.delete_service(_service_id(other))
+    except (AuthError, MicrocksUnreachable):
+        raise
+    except (PermanentError, TransientError) as exc:
+        return MockOutcome(mock.mock_id, "failed", None, None, exc, tuple(warnings))
+    return MockOutcome(
+        mock.mock_id,
+        "updated" if existed else "created",
+        observed.service_id,
+        client.mock_url(mock.service_name, mock.version),
+        warnings=tuple(warnings),
+        applied=state.record,
+    )
+
+
+def _act(
+    client: MicrocksClient,
+    state: MockState,
+    actions: Sequence[PlanAction],
+    warnings: list[str],
+    service_id: str | None = None,
+) -> None:
+    """Carry out the plan's actions in order; a main upload must import the stamped service."""
+    mock = state.mock
+    expected = f"{mock.service_name}:{mock.version}"
+    target = service_id or expected  # Microcks accepts `name:version` wherever it takes an id
+    for action in actions:
+        if isinstance(action, PutOperation):
+            client.override_operation(target, action.operation, dict(action.values))
+        elif isinstance(action, PutMetadata):
+            client.update_metadata(target, dict(action.labels), dict(action.annotations))
+        else:
+            imported = client.upload(action.name, action.content, main=action.main)
+            if action.main and imported != expected:
+                raise PermanentError(
+                    f"Microcks imported {imported!r} from {action.name}, expected "
+                    f"{expected!r}: the main artifact's title/version were not taken"
+                )
+            if imported != expected:
+                # Microcks answers 201 even when it skipped the file for lack of that service.
+                warnings.append(
+                    f"{action.name} names service {imported!r}, not {expected!r}; "
+                    "Microcks may have skipped it"
+                )
+
+
+def _observe(client: MicrocksClient, mock: DesiredMock) -> ObservedService:
+    """The one read-back: the service with its messages."""
+    expected = f"{mock.service_name}:{mock.version}"
+    view = client.read_service(mock.service_name, mock.version)
+    if view is None:
+        raise TransientError(f"service {expected} not found right after its upload")
+    try:
+        observed = parse_service_view(view)
+    except ValueError:
+        raise TransientError(f"Microcks answered no service in the view of {expected}") from None
+    if observed.name != mock.service_name or observed.version != mock.version:
+        raise PermanentError(f"Microcks read back {observed.name!r} for {expected}")
+    return observed
+
+
+def _delete(client: MicrocksClient, mock_id: str, victims: list[dict[str, Any]]) -> MockOutcome:
+    if not victims:
+        return MockOutcome(mock_id, "absent", None, None)
+    service_id: str | None = None
+    try:
+        for service in victims:
+            service_id = _service_id(service)
+            client.delete_service(service_id)
+    except (AuthError, MicrocksUnreachable):
+        raise
+    except (PermanentError, TransientError) as exc:
+        return MockOutcome(mock_id, "failed", service_id, None, exc)
+    return MockOutcome(mock_id, "deleted", service_id, None)
+
+
+def _service_id(service: dict[str, Any]) -> str:
+    # Microcks accepts `name:version` wherever it takes an id.
+    sid = service.get("id")
+    return str(sid) if sid else f"{service.get('name')}:{service.get('version')}"
