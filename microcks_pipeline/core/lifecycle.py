@@ -17,40 +17,12 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from microcks_pipeline.core.identity import is_valid_mock_id
 
-if TYPE_CHECKING:
-    from microcks_pipeline.core.model import StatusRow
-
-
-class RowStatus(StrEnum):
-    PENDING = "pending"  # due (now or after next_attempt_at) for a run
-    LEASED = "leased"  # a run holds it until lease_expires_at
-    COMPLETED = "completed"  # Microcks holds the desired state (or, for a delete, nothing)
-    ERROR = "error"  # a permanent failure; waits for a new fingerprint or a forced run
-
-
-class RowAction(StrEnum):
-    RECONCILE = "reconcile"  # the mock must exist in Microcks
-    DELETE = "delete"  # the mock's services must not exist
-
-
-class Cause(StrEnum):
-    """Why a row is in its state: the cause of its failure, or of its removal."""
-
-    LOAD_FAILED = "load_failed"  # the mock's microcks.yaml entry or artifacts cannot be used
-    REMOVED_FROM_CATALOG = "removed_from_catalog"  # the entity left the catalog
-    REMOVED_FROM_CONFIG = "removed_from_config"  # the mock left the entity's microcks.yaml
-    TRANSIENT = "transient"  # timeout, read error, or the desired state is still settling
-    SERVER_ERROR = "server_error"  # Microcks answered 5xx to one of this entity's calls
-    THROTTLED = "throttled"  # Microcks answered 429
-    REJECTED_BY_MICROCKS = "rejected_by_microcks"  # 400, no service imported, read-back differs
-    MICROCKS_UNREACHABLE = "microcks_unreachable"  # no connection at all: Microcks-wide
-    AUTH_REFUSED = "auth_refused"  # credentials refused: Microcks-wide
-    NOT_CONFIGURED = "not_configured"  # no Microcks settings: no run can help
-
+# The row's vocabulary lives with the row in `model`; re-exported here for the state machine's users.
+from microcks_pipeline.core.model import Cause, RowAction, RowStatus, StatusRow
 
 RETRIED = frozenset({Cause.TRANSIENT, Cause.SERVER_ERROR, Cause.THROTTLED})
 MICROCKS_WIDE = frozenset({Cause.MICROCKS_UNREACHABLE, Cause.AUTH_REFUSED, Cause.NOT_CONFIGURED})

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
 from microcks_pipeline.core.errors import ConfigError
 from microcks_pipeline.core.identity import ANNOTATION, entity_hash
-from microcks_pipeline.core.lifecycle import Cause
 
 Action = Literal["reconcile", "delete"]
 Status = Literal["pending", "leased", "completed", "error"]
@@ -91,6 +91,33 @@ class CatalogSnapshot:
 
 
 # ---- the status table -------------------------------------------------------------------------
+
+
+class RowStatus(StrEnum):
+    PENDING = "pending"  # due (now or after next_attempt_at) for a run
+    LEASED = "leased"  # a run holds it until lease_expires_at
+    COMPLETED = "completed"  # Microcks holds the desired state (or, for a delete, nothing)
+    ERROR = "error"  # a permanent failure; waits for a new fingerprint or a forced run
+
+
+class RowAction(StrEnum):
+    RECONCILE = "reconcile"  # the mock must exist in Microcks
+    DELETE = "delete"  # the mock's services must not exist
+
+
+class Cause(StrEnum):
+    """Why a row is in its state: the cause of its failure, or of its removal."""
+
+    LOAD_FAILED = "load_failed"  # the mock's microcks.yaml entry or artifacts cannot be used
+    REMOVED_FROM_CATALOG = "removed_from_catalog"  # the entity left the catalog
+    REMOVED_FROM_CONFIG = "removed_from_config"  # the mock left the entity's microcks.yaml
+    TRANSIENT = "transient"  # timeout, read error, or the desired state is still settling
+    SERVER_ERROR = "server_error"  # Microcks answered 5xx to one of this entity's calls
+    THROTTLED = "throttled"  # Microcks answered 429
+    REJECTED_BY_MICROCKS = "rejected_by_microcks"  # 400, no service imported, read-back differs
+    MICROCKS_UNREACHABLE = "microcks_unreachable"  # no connection at all: Microcks-wide
+    AUTH_REFUSED = "auth_refused"  # credentials refused: Microcks-wide
+    NOT_CONFIGURED = "not_configured"  # no Microcks settings: no run can help
 
 
 @dataclass(frozen=True)
