@@ -24,11 +24,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from microcks_pipeline.core.desired import Artifact, DesiredMock
 from microcks_pipeline.core.identity import service_version
 from microcks_pipeline.defs.resources import MicrocksResource
 from microcks_pipeline.localserver import ServerConfig, running_server
 from microcks_pipeline.store import StatusStore
-from microcks_pipeline.sync.desired import Artifact, DesiredMock
 from microcks_pipeline.sync.reconcile import reconcile_entity
 
 ENTITY_REF = "api:default/orders"

@@ -52,7 +52,7 @@ from microcks_pipeline.sources.artifacts import ArtifactReader  # noqa: E402
 from microcks_pipeline.sources.catalog import FilesystemCatalog  # noqa: E402
 from microcks_pipeline.sources.filestat import RACY_SECONDS  # noqa: E402
 from microcks_pipeline.store import StatusStore  # noqa: E402
-from microcks_pipeline.sync.desired import load_entity_desired  # noqa: E402
+from microcks_pipeline.sync.loader import load_entity_desired  # noqa: E402
 from microcks_pipeline.sync.processor import process_catalog  # noqa: E402
 from microcks_pipeline.sync.reconcile import reconcile_entity  # noqa: E402
 from microcks_pipeline.sync.worker import sync_entity  # noqa: E402

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from artifacts_fixtures import EXAMPLES_YAML, METADATA_YAML, OPENAPI_YAML, file_entity, write
 
+from microcks_pipeline.core.desired import EntityDesired
 from microcks_pipeline.sources.artifacts import ArtifactReader
 from microcks_pipeline.sources.catalog.entity import Entity
-from microcks_pipeline.sync.desired import EntityDesired, load_entity_desired
+from microcks_pipeline.sync.loader import load_entity_desired
 
 MICROCKS_YAML = """apiVersion: bcgov.dev/v1alpha1
 kind: MicrocksSync

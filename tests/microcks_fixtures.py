@@ -16,10 +16,10 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
+from microcks_pipeline.core.desired import Artifact, DesiredMock
 from microcks_pipeline.core.identity import service_version
 from microcks_pipeline.localserver import ServerConfig, create_app, running_server
 from microcks_pipeline.microcks import MicrocksClient, TokenProvider
-from microcks_pipeline.sync.desired import Artifact, DesiredMock
 
 ENTITY_REF = "api:default/petstore"
 ENTITY_NAME = "petstore"

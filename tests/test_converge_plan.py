@@ -22,8 +22,8 @@ from microcks_pipeline.core.converge import (
     repair_pass,
     tombstone,
 )
+from microcks_pipeline.core.desired import Artifact, DesiredMock
 from microcks_pipeline.core.observed import ObservedOperation, ObservedService, parse_service_view
-from microcks_pipeline.sync.desired import Artifact, DesiredMock
 
 NAME, VERSION = "petstore", "bk-0123456789abcdef-default"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from desired_fixtures import MICROCKS_YAML, load, pet, pet_repo
 
-from microcks_pipeline.sync import desired as desired_module
-from microcks_pipeline.sync.desired import mock_fingerprint
+from microcks_pipeline.core import desired as desired_module
+from microcks_pipeline.core.desired import mock_fingerprint
 
 
 def fingerprints(repo: Path, **kwargs: object) -> dict[str, str]:

@@ -7,16 +7,16 @@ from datetime import UTC, datetime
 from lifecycle_fixtures import status_row
 
 from microcks_pipeline.core.changes import delete_fingerprint, plan_changes
-from microcks_pipeline.core.identity import ANNOTATION, entity_hash, entity_ref, service_version
-from microcks_pipeline.sources.catalog.entity import CatalogSnapshot, Entity, EntityLocation
-from microcks_pipeline.store.rows import DesiredRow
-from microcks_pipeline.sync.desired import (
+from microcks_pipeline.core.desired import (
     ENTITY_MOCK_ID,
     Artifact,
     DesiredMock,
     EntityDesired,
     MockFailure,
 )
+from microcks_pipeline.core.identity import ANNOTATION, entity_hash, entity_ref, service_version
+from microcks_pipeline.sources.catalog.entity import CatalogSnapshot, Entity, EntityLocation
+from microcks_pipeline.store.rows import DesiredRow
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ from dagster_fixtures import make_world
 from desired_fixtures import MICROCKS_YAML, load, pet, pet_repo
 
 from microcks_pipeline.core.config import parse_config
+from microcks_pipeline.core.desired import EntityDesired
 from microcks_pipeline.core.identity import service_version
-from microcks_pipeline.sync.desired import EntityDesired
 
 ALT_MAIN = "        path: ./mocks/alt/openapi.json"
 

@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from microcks_pipeline.core.desired import ENTITY_MOCK_ID, EntityDesired
 from microcks_pipeline.core.identity import entity_hash, service_version
 from microcks_pipeline.core.lifecycle import Cause, Desired, Step, decide, is_removal
 from microcks_pipeline.core.model import CatalogSnapshot, DesiredRow, Event, StatusRow
-from microcks_pipeline.sync.desired import ENTITY_MOCK_ID, EntityDesired
 
 OnInvalid = Literal["delete", "keep"]
 ON_INVALID_CHOICES: tuple[OnInvalid, ...] = ("delete", "keep")

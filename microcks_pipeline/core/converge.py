@@ -28,10 +28,10 @@ from typing import Any, Literal
 
 import yaml
 
+from microcks_pipeline.core.desired import Artifact, DesiredMock
 from microcks_pipeline.core.errors import ConfigError
 from microcks_pipeline.core.observed import ObservedService
 from microcks_pipeline.core.stamp import parse_document
-from microcks_pipeline.sync.desired import Artifact, DesiredMock
 
 Kind = Literal["main", "examples", "metadata", "other"]
 Dispatch = tuple[str | None, str | None]  # (dispatcher, dispatcherRules)

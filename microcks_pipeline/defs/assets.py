@@ -8,7 +8,7 @@ from microcks_pipeline.defs.partitions import entity_partitions, entity_ref_of
 from microcks_pipeline.defs.report import report_metadata
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
 from microcks_pipeline.defs.runner import sync_step
-from microcks_pipeline.sync.desired import load_entity_desired
+from microcks_pipeline.sync.loader import load_entity_desired
 
 GROUP = "microcks"
 MICROCKS_POOL = "microcks_api"

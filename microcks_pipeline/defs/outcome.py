@@ -12,9 +12,9 @@ from typing import Any
 
 import dagster as dg
 
+from microcks_pipeline.core.desired import EntityDesired
 from microcks_pipeline.core.model import StatusRow
 from microcks_pipeline.microcks.errors import safe_url
-from microcks_pipeline.sync.desired import EntityDesired
 from microcks_pipeline.sync.worker import EntitySyncResult
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from microcks_pipeline.core.changes import plan_changes
+from microcks_pipeline.core.desired import EntityDesired
 from microcks_pipeline.core.identity import mock_id_of_version
 from microcks_pipeline.sources.catalog.entity import CatalogSnapshot
 from microcks_pipeline.store.rows import DesiredRow, StatusRow
-from microcks_pipeline.sync.desired import EntityDesired
 
 Action = Literal["create", "update", "delete", "error"]
 EXIT_NOTHING, EXIT_ERRORS, EXIT_CHANGES = 0, 1, 3

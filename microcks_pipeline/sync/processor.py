@@ -19,13 +19,14 @@ from datetime import datetime
 from typing import Any
 
 from microcks_pipeline.core.changes import OnInvalid, plan_changes
+from microcks_pipeline.core.desired import EntityDesired
 from microcks_pipeline.core.errors import CatalogUnavailable, PipelineError
 from microcks_pipeline.core.model import Event
 from microcks_pipeline.sources.artifacts import ArtifactReader, Source
 from microcks_pipeline.sources.catalog.entity import CatalogSource, Entity
 from microcks_pipeline.sources.filestat import StatKey, stat_key, unchanged
 from microcks_pipeline.store import StatusStore
-from microcks_pipeline.sync.desired import EntityDesired, load_entity_desired
+from microcks_pipeline.sync.loader import load_entity_desired
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from microcks_pipeline.core.converge import (
     mock_state,
     repair_pass,
 )
+from microcks_pipeline.core.desired import DesiredMock
 from microcks_pipeline.core.errors import AuthError, PermanentError, PipelineError, TransientError
 from microcks_pipeline.core.identity import (
     entity_hash,
@@ -39,7 +40,6 @@ from microcks_pipeline.core.identity import (
 from microcks_pipeline.core.observed import ObservedService, parse_service_view
 from microcks_pipeline.microcks.client import MicrocksClient
 from microcks_pipeline.microcks.errors import MicrocksUnreachable
-from microcks_pipeline.sync.desired import DesiredMock
 
 Action = Literal["created", "updated", "deleted", "absent", "failed"]
 

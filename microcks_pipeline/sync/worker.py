@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from microcks_pipeline.core.converge import AppliedRecord
+from microcks_pipeline.core.desired import ENTITY_MOCK_ID, EntityDesired
 from microcks_pipeline.core.errors import AuthError, PermanentError, PipelineError, TransientError
 from microcks_pipeline.core.lifecycle import (
     CROSS_ENTITY_WINDOW,
@@ -39,7 +40,7 @@ from microcks_pipeline.microcks.errors import MicrocksBusy, MicrocksUnreachable
 from microcks_pipeline.sources.artifacts import ArtifactReader
 from microcks_pipeline.sources.catalog.entity import CatalogSource
 from microcks_pipeline.store import StatusStore, sanitize_error
-from microcks_pipeline.sync.desired import ENTITY_MOCK_ID, EntityDesired, load_entity_desired
+from microcks_pipeline.sync.loader import load_entity_desired
 from microcks_pipeline.sync.reconcile import MockOutcome, reconcile_entity
 
 LEASE_SECONDS = 300.0
