@@ -1,0 +1,287 @@
+"""Completion and retries: compare-and-set completion, failures, due entities, dead runs' leases."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from microcks_pipeline.core.lifecycle import Cause
+from microcks_pipeline.core.model import (
+    Event,
+    StatusRow,
+)
+from microcks_pipeline.store.backoff import backoff_delay, checked_retry_after, retry_delay
+from microcks_pipeline.store.base import StoreBase
+from microcks_pipeline.store.sanitize import sanitize_error
+from microcks_pipeline.store.schema import (
+    OWNER_LEN,
+    events_table,
+)
+from microcks_pipeline.store.values import (
+    _cause_value,
+    _check_cause,
+    _event_values,
+    _status_row,
+    _t,
+    _text,
+    _utc,
+)
+
+
+class Completion(StoreBase):
+    """How a leased row ends: completed, retried later, failed, or given back by a dead run."""
+
+    @staticmethod
+    def _held(row_id: int, owner: str) -> Any:
+        return sa.and_(_t.c.id == row_id, _t.c.lease_owner == owner, _t.c.status == "leased")
+
+    @staticmethod
+    def _to_pending(conn: Connection, row_id: int, owner: str, now: datetime) -> bool:
+        stmt = (
+            sa.update(_t)
+            .where(Completion._held(row_id, owner))
+            .values(status="pending", lease_owner=None, lease_expires_at=None, updated_at=now)
+        )
+        return conn.execute(stmt).rowcount == 1
+
+    def complete(
+        self,
+        row_id: int,
+        owner: str,
+        fingerprint: str,
+        *,
+        service_id: str | None = None,
+        applied: dict[str, Any] | None = None,
+        cause: Cause | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Compare-and-set the row to `completed` with `fingerprint` applied.
+
+        Succeeds only while `owner` holds the lease and `fingerprint` is still the desired one.
+        If the desired state moved during the run, the row goes back to `pending` (it runs again)
+        and False is returned; a row no longer held by `owner` is left alone (False).
+        `service_id` and `applied` (the artifacts applied, as JSON) are recorded when given; a
+        completed delete has neither any more.
+        `cause`: what the completed row records as its cause (a removal's, or none).
+        """
+        now = _utc(now)
+        _check_cause(cause)
+        service = sa.literal(service_id, sa.String) if service_id is not None else None
+        record = sa.literal(applied, sa.JSON) if applied is not None else _t.c.applied_artifacts
+        stmt = (
+            sa.update(_t)
+            .where(self._held(row_id, owner), _t.c.fingerprint_hash == fingerprint)
+            .values(
+                status="completed",
+                applied_fingerprint=fingerprint,
+                lease_owner=None,
+                lease_expires_at=None,
+                attempts=0,
+                next_attempt_at=None,
+                last_error=None,
+                failure_cause=_cause_value(cause),
+                microcks_service_id=sa.case(
+                    (_t.c.desired_action == "delete", sa.null()),
+                    else_=service if service is not None else _t.c.microcks_service_id,
+                ),
+                applied_artifacts=sa.case(
+                    (_t.c.desired_action == "delete", sa.null()), else_=record
+                ),
+                updated_at=now,
+            )
+        )
+        with self._tx() as conn:
+            if conn.execute(stmt).rowcount == 1:
+                return True
+            self._to_pending(conn, row_id, owner, now)
+            return False
+
+    def release(self, row_id: int, owner: str, *, now: datetime | None = None) -> bool:
+        """Give the row back as `pending`, due now; False when `owner` does not hold it."""
+        now = _utc(now)
+        with self._tx() as conn:
+            return self._to_pending(conn, row_id, owner, now)
+
+    def fail_transient(
+        self,
+        row_id: int,
+        owner: str,
+        error: str,
+        *,
+        retry_after: float | None = None,
+        cause: Cause = Cause.TRANSIENT,
+        fingerprint: str | None = None,
+        now: datetime | None = None,
+    ) -> datetime | None:
+        """Back to `pending` after a retryable failure, due after a growing, jittered backoff.
+
+        Returns the next attempt time, or None (nothing written) when `owner` does not hold it.
+        With `fingerprint` (the desired fingerprint the run claimed): if the desired state moved
+        meanwhile, the row just goes back to `pending`, due now, its new cause kept (None).
+        """
+        now = _utc(now)
+        checked_retry_after(retry_after)
+        _check_cause(cause)
+        reason = sanitize_error(error)
+        guard = self._held(row_id, owner)
+        with self._tx() as conn:
+            read = sa.select(_t.c.attempts, _t.c.fingerprint_hash).where(guard)
+            if self._pg:
+                read = read.with_for_update()
+            held = conn.execute(read).first()
+            if held is None:
+                return None
+            if fingerprint is not None and held.fingerprint_hash != fingerprint:
+                self._to_pending(conn, row_id, owner, now)
+                return None
+            next_at = now + timedelta(seconds=retry_delay(held.attempts + 1, retry_after))
+            conn.execute(
+                sa.update(_t)
+                .where(guard)
+                .values(
+                    status="pending",
+                    attempts=held.attempts + 1,
+                    next_attempt_at=next_at,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    last_error=reason,
+                    failure_cause=_cause_value(cause),
+                    updated_at=now,
+                )
+            )
+            return next_at
+
+    def fail_permanent(
+        self,
+        row_id: int,
+        owner: str,
+        error: str,
+        *,
+        fingerprint: str | None = None,
+        cause: Cause = Cause.REJECTED_BY_MICROCKS,
+        now: datetime | None = None,
+    ) -> bool:
+        """Mark the row `error` with the sanitized reason and its cause; it waits for a new fingerprint or a
+        forced re-run. With `fingerprint`, the same compare-and-set as `complete` applies.
+        """
+        now = _utc(now)
+        _check_cause(cause)
+        reason = sanitize_error(error)
+        guard = self._held(row_id, owner)
+        if fingerprint is not None:
+            guard = sa.and_(guard, _t.c.fingerprint_hash == fingerprint)
+        stmt = (
+            sa.update(_t)
+            .where(guard)
+            .values(
+                status="error",
+                attempts=_t.c.attempts + 1,
+                next_attempt_at=None,
+                lease_owner=None,
+                lease_expires_at=None,
+                last_error=reason,
+                failure_cause=_cause_value(cause),
+                updated_at=now,
+            )
+        )
+        with self._tx() as conn:
+            if conn.execute(stmt).rowcount == 1:
+                return True
+            if fingerprint is not None:
+                self._to_pending(conn, row_id, owner, now)
+            return False
+
+    def due_entities(
+        self, *, now: datetime | None = None, limit: int | None = None
+    ) -> dict[str, list[StatusRow]]:
+        """entity_ref → its rows a run should take now, oldest first; at most `limit` entities."""
+        now = _utc(now)
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise ValueError("limit must be an integer or None")
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be >= 0")
+        if limit == 0:
+            return {}
+        cond = self._takeable(now)
+        stmt = sa.select(_t).where(cond).order_by(_t.c.updated_at, _t.c.id)
+        if limit is not None:
+            oldest = (
+                sa.select(_t.c.entity_ref)
+                .where(cond)
+                .group_by(_t.c.entity_ref)
+                .order_by(sa.func.min(_t.c.updated_at), sa.func.min(_t.c.id))
+                .limit(limit)
+            )
+            stmt = stmt.where(_t.c.entity_ref.in_(oldest))
+        out: dict[str, list[StatusRow]] = {}
+        with self._tx(write=False) as conn:
+            for r in conn.execute(stmt):
+                row = _status_row(r)
+                out.setdefault(row.entity_ref, []).append(row)
+        return out
+
+    # -- runs that ended while holding leases (see defs/run_failures.py) ---------------------
+
+    def release_run(self, owner: str, reason: str, *, now: datetime | None = None) -> int:
+        """Give back every row `owner` (a run id) still leases, as `pending`; returns how many.
+
+        For a run that crashed, was killed or was cancelled. Each row counts the attempt
+        (attempts + 1): the first such end makes it due at once, a row that keeps ending runs
+        waits `backoff_delay(attempts)` like any repeated failure, so a crash loop backs off.
+        A `retry_scheduled` event per row is written in the same transaction.
+        """
+        now = _utc(now)
+        _text(owner, "owner", OWNER_LEN)
+        message = sanitize_error(reason)
+        held = sa.and_(_t.c.lease_owner == owner, _t.c.status == "leased")
+        read = sa.select(_t.c.id, _t.c.entity_ref, _t.c.mock_id, _t.c.attempts).where(held)
+        if self._pg:
+            read = read.with_for_update()
+        with self._tx() as conn:
+            rows = list(conn.execute(read))
+            if not rows:
+                return 0
+            due = {r.id: now + timedelta(seconds=_crash_delay(r.attempts)) for r in rows}
+            conn.execute(
+                sa.update(_t)
+                .where(_t.c.id == sa.bindparam("row_id"), held)
+                .values(
+                    status="pending",
+                    attempts=_t.c.attempts + 1,
+                    next_attempt_at=sa.bindparam("due"),
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    last_error=message,
+                    failure_cause=_cause_value(Cause.TRANSIENT),  # the run died, not the mock
+                    updated_at=now,
+                ),
+                [{"row_id": row_id, "due": at} for row_id, at in due.items()],
+            )
+            conn.execute(
+                sa.insert(events_table),
+                [
+                    _event_values(_released(r, owner, message, due[r.id]), now)
+                    for r in sorted(rows, key=lambda r: r.id)
+                ],
+            )
+        return len(rows)
+
+
+def _crash_delay(attempts: int) -> float:
+    return 0.0 if attempts < 1 else backoff_delay(attempts)
+
+
+def _released(row: Row[Any], owner: str, message: str, due: datetime) -> Event:
+    return Event(
+        entity_ref=row.entity_ref,
+        mock_id=row.mock_id,
+        sync_status_id=row.id,
+        event_type="retry_scheduled",
+        level="warn",
+        message=message,
+        run_id=owner,
+        details={"next_attempt_at": due.isoformat()},
+    )
