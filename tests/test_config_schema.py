@@ -10,7 +10,8 @@ import pytest
 import yaml
 from config_fixtures import BAD_CASES, PATHS, SAMPLE_CATALOG, VALID, BadCase, problems_of
 
-from microcks_pipeline.core.config import config_schema, parse_config
+from microcks_pipeline.core.config import parse_config
+from microcks_pipeline.core.config_schema import config_schema
 from microcks_pipeline.core.identity import MOCK_ID_PATTERN
 
 SAMPLE_FILES = sorted(SAMPLE_CATALOG.rglob("microcks.yaml"))

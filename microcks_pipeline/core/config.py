@@ -14,21 +14,28 @@ valid mockId can equal. Unknown keys are warnings, with a "did you mean" for nea
 
 from __future__ import annotations
 
-import base64
-import datetime
 import difflib
-import functools
-import json
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import jsonschema
 import yaml
 
+from microcks_pipeline.core.config_schema import _path_validator, _validator
+from microcks_pipeline.core.config_wording import (
+    _TAG,
+    Path_,
+    _display_key,
+    _escape,
+    _field,
+    _Invalid,
+    _is_str,
+    _jsonable,
+    _line,
+    _message,
+    _near_miss,
+)
 from microcks_pipeline.core.errors import ConfigError
 from microcks_pipeline.core.identity import MOCK_ID_PATTERN
 from microcks_pipeline.core.yamlio import YamlError, compose_all, new_constructor
@@ -37,12 +44,8 @@ CONFIG_FILE_NAME = "microcks.yaml"
 API_VERSION = "bcgov.dev/v1alpha1"
 KIND = "MicrocksSync"
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_TAG = "tag:yaml.org,2002:"
 _MERGE_TAG = _TAG + "merge"
 _MOCKS = ("spec", "mocks")
-
-Path_ = tuple[str | int, ...]  # a location in the document: keys and list indexes
 
 
 @dataclass(frozen=True)
@@ -106,54 +109,6 @@ class ConfigProblems(ConfigError):
         self.field = problems[0].field
         self.problems = problems
         self.warnings = warnings
-
-
-def config_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of microcks.yaml, shipped inside the package."""
-    return json.loads(_schema_text())
-
-
-@functools.cache
-def _schema_text() -> str:
-    return resources.files("microcks_pipeline").joinpath("schema/microcks.schema.json").read_text()
-
-
-@functools.cache
-def _validator() -> jsonschema.Draft202012Validator:
-    """The schema with unknown keys made visible (they come back as warnings, not errors) and
-    its local `$ref`s inlined (the schema is not recursive; a lookup per use costs more than
-    the rule it finds)."""
-    schema = config_schema()
-    return jsonschema.Draft202012Validator(_closed(_inlined(schema, schema["$defs"])))
-
-
-def _inlined(schema: Any, defs: Mapping[str, Any]) -> Any:
-    """`schema` with every `{"$ref": "#/$defs/<name>"}` replaced by that definition."""
-    if isinstance(schema, list):
-        return [_inlined(s, defs) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    ref = schema.get("$ref", "")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        return _inlined(defs[ref.removeprefix("#/$defs/")], defs)
-    return {k: _inlined(v, defs) for k, v in schema.items() if k != "$defs"}
-
-
-@functools.cache
-def _path_validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(config_schema()["$defs"]["path"])
-
-
-def _closed(schema: Any) -> Any:
-    """A copy where every object schema with `properties` refuses other keys."""
-    if isinstance(schema, list):
-        return [_closed(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: _closed(v) for k, v in schema.items()}
-    if "properties" in out:
-        out.setdefault("additionalProperties", False)
-    return out
 
 
 def path_problem(path: str) -> str | None:
@@ -361,10 +316,6 @@ class _Document:
         )
 
 
-class _Invalid:
-    """Stands for a value YAML could not construct; no schema type accepts it."""
-
-
 def _entry_index(at: Path_) -> int | None:
     """The index of the mock entry `at` lies in, or None for a whole-file location."""
     if len(at) >= 3 and at[:2] == _MOCKS and isinstance(at[2], int):
@@ -392,109 +343,3 @@ def _unique(problems: Any) -> list[ConfigError]:
             fields.add(problem.field)
         out.append(problem)
     return out
-
-
-def _message(error: jsonschema.ValidationError) -> str:
-    """The operator's message for one schema error: the rule's x-message, what was found."""
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    text = schema.get("x-message")
-    if error.validator == "type":
-        text = schema.get("x-type-message", text)
-    if error.validator == "const":
-        return f"must be '{error.validator_value}', found {_show(error.instance)}"
-    if text is None:
-        return "is not valid here"  # jsonschema's own text may echo a secret-bearing value
-    if error.validator in ("type", "minItems") or schema.get("x-show-value"):
-        return f"{text}, found {_show(error.instance)}"
-    return text
-
-
-def _near_miss(name: str, instance: Any, schema: Mapping[str, Any]) -> str:
-    """`, found unknown key 'pth' (did you mean 'path'?)` when an unknown key is close to `name`."""
-    known = schema.get("properties", {})
-    unknown = [k for k in instance if isinstance(k, str) and k not in known]
-    close = difflib.get_close_matches(name, unknown, n=1, cutoff=0.6)
-    if not close:
-        return ""
-    return f"; found unknown key '{_escape(close[0])}' (did you mean '{name}'?)"
-
-
-def _field(at: Path_) -> str | None:
-    out = ""
-    for part in at:
-        out += f"[{part}]" if isinstance(part, int) else (f".{_escape(part)}" if out else part)
-    return out or None
-
-
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
-
-
-def _is_str(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == _TAG + "str"
-
-
-def _display_key(node: yaml.Node) -> str:
-    return node.value if isinstance(node, yaml.ScalarNode) else f"<{_kind(node)}>"
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, yaml.MappingNode | dict):
-        return "a mapping"
-    if isinstance(value, yaml.SequenceNode | list):
-        items = value.value if isinstance(value, yaml.Node) else value
-        return "an empty list" if not items else "a list"
-    if isinstance(value, yaml.Node):
-        return f"a value tagged {value.tag}"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, datetime.date):
-        return "a date"
-    if isinstance(value, bytes):
-        return "binary data"
-    return "a value YAML could not read" if isinstance(value, _Invalid) else "a value"
-
-
-def _show(value: Any) -> str:
-    """A short rendering of a scalar for messages (long values cut, credentials never shown)."""
-    if isinstance(value, str):
-        if "@" in value:
-            return "a string"
-        shown = value if len(value) <= 80 else value[:77] + "..."
-        return f"'{_escape(shown)}'"
-    if isinstance(value, bool | int | float):
-        return f"{_kind(value)} {json.dumps(value)}"
-    return _kind(value)
-
-
-def _escape(text: str) -> str:
-    """Control characters written as escapes, so each message stays on one line."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON data (str keys, finite floats, ISO dates) so the entry hashes canonically."""
-    if isinstance(value, dict):
-        return {
-            k if isinstance(k, str) else json.dumps(_jsonable(k)): _jsonable(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, set):
-        return sorted((_jsonable(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    return str(value)
