@@ -28,8 +28,9 @@ from catalog_fixtures import TOKEN, FakeBackstage, api_entity, serve  # noqa: E4
 from catalog_scan import EXAMPLES, OPENAPI  # noqa: E402 - the same files as the local bench
 from githost import GitHost  # noqa: E402
 
-from microcks_pipeline.sources.artifacts import ArtifactReader, UrlPolicy  # noqa: E402
+from microcks_pipeline.sources.artifacts import ArtifactReader  # noqa: E402
 from microcks_pipeline.sources.catalog import BackstageCatalog  # noqa: E402
+from microcks_pipeline.sources.urls import UrlPolicy  # noqa: E402
 from microcks_pipeline.store import StatusStore  # noqa: E402
 from microcks_pipeline.sync.processor import ScanCache, process_catalog  # noqa: E402
 

@@ -17,8 +17,9 @@ from microcks_pipeline.core.errors import ArtifactPolicyError, ConfigError
 from microcks_pipeline.core.identity import service_version
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.defs.resources import CatalogResource, resources_from_env
-from microcks_pipeline.sources.artifacts import ArtifactReader, Source, UrlPolicy, check_url
+from microcks_pipeline.sources.artifacts import ArtifactReader, Source
 from microcks_pipeline.sources.hosts import parse_allowed_hosts
+from microcks_pipeline.sources.urls import UrlPolicy, check_url
 
 PETSTORE = "api:default/petstore"
 REMOTE_EXAMPLES = b"""apiVersion: mocks.microcks.io/v1alpha1

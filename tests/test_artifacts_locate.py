@@ -8,8 +8,9 @@ import pytest
 from artifacts_fixtures import RecordingTransport, file_entity, url_entity
 
 from microcks_pipeline.core.errors import ConfigError
-from microcks_pipeline.sources.artifacts import ArtifactReader, UrlPolicy
+from microcks_pipeline.sources.artifacts import ArtifactReader
 from microcks_pipeline.sources.locate import locate_config
+from microcks_pipeline.sources.urls import UrlPolicy
 
 
 @pytest.mark.parametrize(

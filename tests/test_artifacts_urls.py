@@ -14,7 +14,8 @@ from microcks_pipeline.core.errors import (
     PermanentError,
     TransientError,
 )
-from microcks_pipeline.sources.artifacts import ArtifactReader, Source, UrlPolicy, _pinned_transport
+from microcks_pipeline.sources.artifacts import ArtifactReader, Source
+from microcks_pipeline.sources.urls import UrlPolicy, _pinned_transport
 
 TOKEN = "s3cret-token-value"
 

@@ -24,7 +24,8 @@ from desired_fixtures import MICROCKS_YAML, load, pet, pet_repo, store
 
 from microcks_pipeline.core.desired import ENTITY_MOCK_ID, EntityDesired
 from microcks_pipeline.core.identity import service_version
-from microcks_pipeline.sources.artifacts import ArtifactReader, Source, UrlPolicy, sha256_hex
+from microcks_pipeline.sources.artifacts import ArtifactReader, Source, sha256_hex
+from microcks_pipeline.sources.urls import UrlPolicy
 
 TOKEN = "loader-secret-token"
 

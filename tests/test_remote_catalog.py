@@ -13,8 +13,9 @@ from dagster_fixtures import make_world
 from githost import GitHost
 
 from microcks_pipeline.defs.resources import CatalogResource
-from microcks_pipeline.sources.artifacts import ArtifactReader, UrlPolicy
+from microcks_pipeline.sources.artifacts import ArtifactReader
 from microcks_pipeline.sources.catalog import BackstageCatalog
+from microcks_pipeline.sources.urls import UrlPolicy
 from microcks_pipeline.store import StatusStore
 from microcks_pipeline.sync.processor import ScanCache, process_catalog
 

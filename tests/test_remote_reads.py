@@ -14,8 +14,9 @@ from catalog_fixtures import serve
 from githost import GitHost
 
 from microcks_pipeline.core.errors import ConfigError, TransientError
-from microcks_pipeline.sources.artifacts import ArtifactReader, Source, UrlPolicy
+from microcks_pipeline.sources.artifacts import ArtifactReader, Source
 from microcks_pipeline.sources.remote import rate_limit_until
+from microcks_pipeline.sources.urls import UrlPolicy
 
 FILES = {
     "apis/pets/microcks.yaml": "spec: {mocks: [{mockId: default}]}\n",

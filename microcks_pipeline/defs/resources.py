@@ -22,10 +22,11 @@ from microcks_pipeline.core.lifecycle import credentials_fingerprint
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.microcks import MicrocksClient, TokenProvider
 from microcks_pipeline.microcks.token import check_base_url
-from microcks_pipeline.sources.artifacts import ArtifactReader, UrlPolicy
+from microcks_pipeline.sources.artifacts import ArtifactReader
 from microcks_pipeline.sources.catalog import catalog_source
 from microcks_pipeline.sources.catalog.entity import CatalogSource
 from microcks_pipeline.sources.hosts import parse_allowed_hosts
+from microcks_pipeline.sources.urls import UrlPolicy
 from microcks_pipeline.store import StatusStore
 from microcks_pipeline.sync.processor import ScanCache
 

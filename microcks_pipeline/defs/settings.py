@@ -6,8 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from microcks_pipeline.sources.artifacts import UrlPolicy
 from microcks_pipeline.sources.hosts import parse_allowed_hosts
+from microcks_pipeline.sources.urls import UrlPolicy
 
 # Names of the variables, so docs, tests and the demo spell them once.
 CATALOG_ROOT = "MICROCKS_PIPELINE_CATALOG_ROOT"

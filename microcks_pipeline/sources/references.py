@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 from microcks_pipeline.core.config import MicrocksConfig
 from microcks_pipeline.core.errors import ConfigError, PipelineError
 from microcks_pipeline.core.stamp import parse_document, parse_main, secondary_kind
-from microcks_pipeline.sources.artifacts import ArtifactReader, check_url
+from microcks_pipeline.sources.artifacts import ArtifactReader
 from microcks_pipeline.sources.catalog.entity import EntityLocation
+from microcks_pipeline.sources.urls import check_url
 
 # What an artifact's `kind` label promises about its document.
 CLAIMED_KINDS = {

@@ -31,8 +31,9 @@ from microcks_pipeline.core.stamp import (
     render_secondary,
     secondary_kind,
 )
-from microcks_pipeline.sources.artifacts import ArtifactReader, Source, sha256_hex, url_folder
+from microcks_pipeline.sources.artifacts import ArtifactReader, Source, sha256_hex
 from microcks_pipeline.sources.locate import locate_config
+from microcks_pipeline.sources.urls import url_folder
 
 
 def _short(reason: str) -> str:
