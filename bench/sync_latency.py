@@ -44,7 +44,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from catalog_scan import generate  # noqa: E402 - the same generated entities as that bench
 
-from microcks_pipeline import demo  # noqa: E402
+from microcks_pipeline.cli import demo, demo_workdir  # noqa: E402
+from microcks_pipeline.cli import processes as demo_processes  # noqa: E402
 from microcks_pipeline.core.identity import service_version  # noqa: E402
 from microcks_pipeline.defs.run_requests import BATCH_JOB  # noqa: E402
 from microcks_pipeline.microcks import MicrocksClient, TokenProvider  # noqa: E402
@@ -169,7 +170,7 @@ def microcks_server(secret: str, log: Path) -> Iterator[str]:
         url = _wait_for_line(proc, r"^http://", timeout=60)[-1].strip()
         yield url
     finally:
-        demo.stop_group(proc, grace=5)  # type: ignore[arg-type]
+        demo_processes.stop_group(proc, grace=5)  # type: ignore[arg-type]
 
 
 def _mock_answers(base_url: str, name: str, version: str) -> bool:
@@ -247,9 +248,9 @@ def _dagster_run(
     catalog: Path, microcks: str, secret: str, count: int, work: Path, *, warm_up: bool
 ) -> tuple[float, float, str]:
     """(seconds until synced, seconds until the first status row, timeline of the batch runs)"""
-    paths = demo.DemoPaths(work)
+    paths = demo_workdir.DemoPaths(work)
     paths.dagster_home.mkdir(parents=True)  # an empty instance, as the demo's
-    (paths.dagster_home / "dagster.yaml").write_text(demo.instance_yaml())
+    (paths.dagster_home / "dagster.yaml").write_text(demo_workdir.instance_yaml())
     root = work / "catalog"
     root.mkdir()
     if warm_up:
@@ -268,8 +269,8 @@ def _dagster_run(
     expected = count + (1 if warm_up else 0)
     daemon = str(Path(sys.executable).parent / "dagster-daemon")
     start, since = time.monotonic(), time.time()
-    proc = demo.start_group(
-        [daemon, "run", "-w", str(demo.WORKSPACE)], env=env, cwd=work, log=paths.log
+    proc = demo_processes.start_group(
+        [daemon, "run", "-w", str(demo_workdir.WORKSPACE)], env=env, cwd=work, log=paths.log
     )
     try:
         if warm_up:
@@ -296,7 +297,7 @@ def _dagster_run(
         return done - start, first_rows, _run_timeline(paths.dagster_home, since)
     finally:
         store.dispose()
-        demo.stop_group(proc)
+        demo_processes.stop_group(proc)
 
 
 def measure_sync(count: int) -> tuple[float, float, float]:

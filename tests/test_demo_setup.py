@@ -16,7 +16,8 @@ import dagster as dg
 import pytest
 from demo_fixtures import Tracker, free_ports, still_running
 
-from microcks_pipeline.cli import demo, main
+from microcks_pipeline.cli import demo, demo_workdir, main
+from microcks_pipeline.cli import processes as demo_processes
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.defs.tags import ENTITY_TAG
 
@@ -82,11 +83,11 @@ def test_a_foreign_non_empty_workdir_is_refused_and_left_untouched(tmp_path, cap
 
 
 def test_a_workdir_that_is_a_file_is_refused(tmp_path):
-    paths = demo.DemoPaths(tmp_path / "file")
+    paths = demo_workdir.DemoPaths(tmp_path / "file")
     paths.workdir.write_text("x")
 
-    with pytest.raises(demo.DemoError, match="not a directory"):
-        demo.prepare_workdir(paths, reset=False)
+    with pytest.raises(demo_workdir.DemoError, match="not a directory"):
+        demo_workdir.prepare_workdir(paths, reset=False)
     assert paths.workdir.read_text() == "x"
 
 
@@ -95,10 +96,10 @@ def test_a_workdir_that_is_a_file_is_refused(tmp_path):
 HOLDER = """
 import sys, time
 from pathlib import Path
-from microcks_pipeline.cli import demo
-paths = demo.DemoPaths(Path(sys.argv[1]))
-fd = demo.lock_workdir(paths)
-demo.prepare_workdir(paths, reset=False)
+from microcks_pipeline.cli import demo_workdir
+paths = demo_workdir.DemoPaths(Path(sys.argv[1]))
+fd = demo_workdir.lock_workdir(paths)
+demo_workdir.prepare_workdir(paths, reset=False)
 (paths.dagster_home / "runs.db").write_text("the first demo's history")
 paths.status_db.write_text("the first demo's rows")
 print("holding", flush=True)
@@ -163,14 +164,14 @@ def test_a_lock_left_by_a_killed_demo_is_stale_and_taken_over(running_demo):
     workdir, holder = running_demo
     holder.kill()
     holder.wait(10)
-    paths = demo.DemoPaths(workdir)
+    paths = demo_workdir.DemoPaths(workdir)
     assert paths.lock.read_text().strip() == str(holder.pid)  # the file outlives its holder
 
-    fd = demo.lock_workdir(paths)
+    fd = demo_workdir.lock_workdir(paths)
     try:
         assert paths.lock.read_text().strip() == str(os.getpid())
-        with pytest.raises(demo.DemoError, match=f"pid {os.getpid()}"):
-            demo.lock_workdir(paths)  # and now it is ours, refused to anyone else
+        with pytest.raises(demo_workdir.DemoError, match=f"pid {os.getpid()}"):
+            demo_workdir.lock_workdir(paths)  # and now it is ours, refused to anyone else
     finally:
         os.close(fd)
 
@@ -199,14 +200,14 @@ def test_a_port_whose_last_connection_waits_in_time_wait_counts_as_free():
 
 
 def test_prepare_copies_the_sample_catalog_once_and_keeps_edits_across_restarts(tmp_path):
-    paths = demo.DemoPaths(tmp_path / "demo")
+    paths = demo_workdir.DemoPaths(tmp_path / "demo")
     sample = REPO / "examples" / "catalog"
 
-    first = demo.prepare_workdir(paths, reset=False)
+    first = demo_workdir.prepare_workdir(paths, reset=False)
     edited = paths.catalog / "petstore" / "microcks.yaml"
     edited.write_text(edited.read_text() + "# edited\n")
     (paths.catalog / "legacy" / "catalog-info.yaml").unlink()
-    second = demo.prepare_workdir(paths, reset=False)
+    second = demo_workdir.prepare_workdir(paths, reset=False)
 
     assert (first, second) == (True, False)
     assert edited.read_text().endswith("# edited\n")
@@ -217,25 +218,25 @@ def test_prepare_copies_the_sample_catalog_once_and_keeps_edits_across_restarts(
 
 def test_prepare_recreates_status_db_and_dagster_home_every_start(tmp_path):
     # The local Microcks starts empty, so rows saying "completed" would be lies.
-    paths = demo.DemoPaths(tmp_path / "demo")
-    demo.prepare_workdir(paths, reset=False)
+    paths = demo_workdir.DemoPaths(tmp_path / "demo")
+    demo_workdir.prepare_workdir(paths, reset=False)
     paths.status_db.write_text("old rows")
     (paths.dagster_home / "history").mkdir()
 
-    demo.prepare_workdir(paths, reset=False)
+    demo_workdir.prepare_workdir(paths, reset=False)
 
     assert not paths.status_db.exists()
     assert sorted(p.name for p in paths.dagster_home.iterdir()) == ["dagster.yaml"]
 
 
 def test_reset_starts_over_from_the_sample_catalog(tmp_path):
-    paths = demo.DemoPaths(tmp_path / "demo")
-    demo.prepare_workdir(paths, reset=False)
+    paths = demo_workdir.DemoPaths(tmp_path / "demo")
+    demo_workdir.prepare_workdir(paths, reset=False)
     edited = paths.catalog / "petstore" / "microcks.yaml"
     edited.write_text("broken")
     paths.log.write_text("old log")
 
-    copied = demo.prepare_workdir(paths, reset=True)
+    copied = demo_workdir.prepare_workdir(paths, reset=True)
 
     assert copied
     assert edited.read_bytes() == (REPO / "examples/catalog/petstore/microcks.yaml").read_bytes()
@@ -243,7 +244,7 @@ def test_reset_starts_over_from_the_sample_catalog(tmp_path):
 
 
 def test_the_demo_instance_is_sqlite_with_a_fast_queue_and_one_run_per_entity(tmp_path):
-    (tmp_path / "dagster.yaml").write_text(demo.instance_yaml(max_concurrent_runs=3))
+    (tmp_path / "dagster.yaml").write_text(demo_workdir.instance_yaml(max_concurrent_runs=3))
 
     instance = dg.DagsterInstance.from_config(str(tmp_path))
 
@@ -263,7 +264,7 @@ def test_the_demo_instance_is_sqlite_with_a_fast_queue_and_one_run_per_entity(tm
 
 
 def test_dagster_env_replaces_the_callers_pipeline_settings_with_the_demos(tmp_path):
-    paths = demo.DemoPaths(tmp_path)
+    paths = demo_workdir.DemoPaths(tmp_path)
     base = {
         "PATH": "/bin",
         s.BACKSTAGE_URL: "https://backstage.invalid",
@@ -307,7 +308,9 @@ def test_stop_group_kills_a_tree_that_ignores_sigterm_including_a_child_in_its_o
     tmp_path,
 ):
     log = tmp_path / "log"
-    proc = demo.start_group([sys.executable, "-c", STUBBORN], env={}, cwd=tmp_path, log=log)
+    proc = demo_processes.start_group(
+        [sys.executable, "-c", STUBBORN], env={}, cwd=tmp_path, log=log
+    )
     processes = Tracker(proc)
     try:
         deadline = time.monotonic() + 20
@@ -316,7 +319,7 @@ def test_stop_group_kills_a_tree_that_ignores_sigterm_including_a_child_in_its_o
         tree = processes.snapshot()
         assert len(tree) == 3
 
-        demo.stop_group(proc, grace=0.5)
+        demo_processes.stop_group(proc, grace=0.5)
 
         assert [p.cmdline for p in tree if still_running(p)] == []
         assert proc.returncode is not None
@@ -347,7 +350,7 @@ time.sleep(120)
 def test_stop_group_also_ends_a_process_started_while_the_tree_goes_down(tmp_path):
     log, late_pid = tmp_path / "log", tmp_path / "late.pid"
     command = [sys.executable, "-c", RESPAWNING, str(late_pid)]
-    proc = demo.start_group(command, env={}, cwd=tmp_path, log=log)
+    proc = demo_processes.start_group(command, env={}, cwd=tmp_path, log=log)
     processes = Tracker(proc)
     try:
         deadline = time.monotonic() + 20
@@ -356,7 +359,7 @@ def test_stop_group_also_ends_a_process_started_while_the_tree_goes_down(tmp_pat
 
         # The late process ignores SIGTERM, so this waits out the grace: long enough for the
         # parent to start it even on a loaded machine (Python takes seconds to start there).
-        demo.stop_group(proc, grace=3)
+        demo_processes.stop_group(proc, grace=3)
 
         pid = int(late_pid.read_text())
         assert not _running(pid)
@@ -376,7 +379,7 @@ def _running(pid: int) -> bool:
 
 
 def test_start_group_keeps_the_child_out_of_the_callers_process_group(tmp_path):
-    proc = demo.start_group(
+    proc = demo_processes.start_group(
         [sys.executable, "-c", "import time; time.sleep(30)"],
         env={},
         cwd=tmp_path,
@@ -385,7 +388,7 @@ def test_start_group_keeps_the_child_out_of_the_callers_process_group(tmp_path):
     try:
         assert os.getpgid(proc.pid) == proc.pid != os.getpgid(0)
     finally:
-        demo.stop_group(proc, grace=1)
+        demo_processes.stop_group(proc, grace=1)
 
 
 @dataclass
@@ -443,10 +446,10 @@ def test_waiting_for_the_mock_gives_up_at_the_timeout(status_server):
 
 
 def test_waiting_for_the_mock_stops_when_dagster_dies(status_server):
-    with pytest.raises(demo.DemoError, match="stopped before the first sync") as caught:
+    with pytest.raises(demo_workdir.DemoError, match="stopped before the first sync") as caught:
         demo.wait_until_answers(status_server.url, timeout=20, alive=lambda: False)
 
-    assert caught.value.exit_code == demo.EXIT_FAILED
+    assert caught.value.exit_code == demo_workdir.EXIT_FAILED
 
 
 def test_the_demo_command_is_registered_with_its_options():

@@ -18,106 +18,41 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
-import fcntl
 import os
 import secrets
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
 from urllib.parse import quote
 
+from microcks_pipeline.cli.demo_workdir import (
+    EXIT_CANNOT_START,
+    EXIT_FAILED,
+    EXIT_STOPPED,
+    WORKSPACE,
+    DemoError,
+    DemoPaths,
+    lock_workdir,
+    prepare_workdir,
+)
+from microcks_pipeline.cli.processes import log_tail, start_group, stop_group
 from microcks_pipeline.core.identity import entity_ref, service_version
 from microcks_pipeline.defs import settings as s
-from microcks_pipeline.defs.tags import ENTITY_TAG
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_CATALOG = PROJECT_ROOT / "examples" / "catalog"
-WORKSPACE = PROJECT_ROOT / "workspace.yaml"
-MARKER = ".microcks-pipeline-demo"
-LOCK = "demo.lock"
 CLIENT_ID = "microcks-serviceaccount"
 CLIENT_ROLES = ["user", "manager"]
 HOST = "127.0.0.1"
 DEMO_INTERVAL_SECONDS = 2  # the daemon loop ticks every 5 s at best anyway
-STOP_GRACE_SECONDS = 8.0  # dagster dev can ignore SIGTERM for over 10 s: then SIGKILL
 
 # The mock printed to try: petstore's `default` mock answers GET /pets/3 with the `spike`
 # example of examples/catalog/petstore/mocks/default/petstore-examples.yaml.
 SAMPLE_ENTITY = "petstore"
 SAMPLE_MOCK_ID = "default"
 SAMPLE_PATH = "/pets/3"
-
-
-EXIT_STOPPED, EXIT_FAILED, EXIT_CANNOT_START = 0, 1, 2
-
-
-class DemoError(Exception):
-    """The demo cannot start or stopped working; the message says what to change or look at."""
-
-    def __init__(self, message: str, exit_code: int = EXIT_CANNOT_START) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-@dataclass(frozen=True)
-class DemoPaths:
-    workdir: Path
-
-    @property
-    def marker(self) -> Path:
-        return self.workdir / MARKER
-
-    @property
-    def lock(self) -> Path:
-        return self.workdir / LOCK
-
-    @property
-    def catalog(self) -> Path:
-        return self.workdir / "catalog"
-
-    @property
-    def status_db(self) -> Path:
-        return self.workdir / "status.db"
-
-    @property
-    def dagster_home(self) -> Path:
-        return self.workdir / "dagster_home"
-
-    @property
-    def log(self) -> Path:
-        return self.workdir / "dagster.log"
-
-
-def instance_yaml(max_concurrent_runs: int = 3) -> str:
-    """The demo dagster.yaml: SQLite defaults, a fast run queue, one run per entity, no telemetry."""
-    return f"""\
-# Written by `microcks-pipeline demo`; SQLite storage (no storage block).
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
-    dequeue_interval_seconds: 1
-    dequeue_use_threads: true  # a launch waits for its run process to boot: launch in parallel
-    dequeue_num_workers: {max_concurrent_runs}
-concurrency:
-  runs:
-    max_concurrent_runs: {max_concurrent_runs}
-    tag_concurrency_limits:
-      - key: "{ENTITY_TAG}"
-        value:
-          applyLimitPerUniqueValue: true
-        limit: 1
-telemetry:
-  enabled: false
-"""
 
 
 def demo_env(
@@ -172,177 +107,7 @@ def check_ports_free(host: str, ports: Mapping[str, int]) -> None:
                 ) from None
 
 
-def check_workdir(paths: DemoPaths) -> None:
-    """Refuse a work directory that is a file, or a non-empty one the demo did not make, so a
-    wrong --workdir never has its files replaced or deleted."""
-    workdir = paths.workdir
-    if not workdir.exists():
-        return
-    if not workdir.is_dir():
-        raise DemoError(f"{workdir} is not a directory; give another --workdir")
-    if not paths.marker.exists() and any(p.name != LOCK for p in workdir.iterdir()):
-        raise DemoError(
-            f"{workdir} is not empty and was not made by the demo; give another --workdir"
-        )
-
-
-def lock_workdir(paths: DemoPaths) -> int:
-    """Hold the work directory's lock for this process (and what inherits the returned fd).
-
-    The kernel drops a flock when its holders exit, so a lock file left by a killed demo is
-    stale by construction and simply taken over. Raises DemoError when a running demo holds it.
-    """
-    check_workdir(paths)
-    paths.workdir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        holder = os.read(fd, 32).decode(errors="replace").strip()
-        os.close(fd)
-        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-            raise DemoError(f"cannot lock {paths.lock}: {exc.strerror}") from None
-        by = f" (pid {holder})" if holder.isdigit() else ""
-        raise DemoError(
-            f"{paths.workdir} is in use by another running demo{by}; stop that one first, "
-            "or give this one its own folder with --workdir DIR"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
-    return fd
-
-
-def prepare_workdir(paths: DemoPaths, *, reset: bool, sample: Path = SAMPLE_CATALOG) -> bool:
-    """Create the work directory; True when the catalog was (re)copied from the sample.
-
-    The caller holds the lock (`lock_workdir`): everything but the lock file may be replaced.
-    """
-    check_workdir(paths)
-    workdir = paths.workdir
-    if reset and workdir.exists():
-        for entry in workdir.iterdir():
-            if entry.name == LOCK:
-                continue  # its inode is what a second demo would find locked
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-    if not sample.is_dir():
-        raise DemoError(f"the sample catalog {sample} is missing; run the demo from a clone")
-    workdir.mkdir(parents=True, exist_ok=True)
-    paths.marker.write_text("made by microcks-pipeline demo; --reset deletes this directory\n")
-    # The local Microcks starts empty: state from an earlier run would claim mocks it lacks.
-    for stale in (paths.status_db, Path(f"{paths.status_db}-wal"), Path(f"{paths.status_db}-shm")):
-        stale.unlink(missing_ok=True)
-    shutil.rmtree(paths.dagster_home, ignore_errors=True)
-    paths.dagster_home.mkdir()
-    (paths.dagster_home / "dagster.yaml").write_text(instance_yaml())
-    copied = not paths.catalog.exists()
-    if copied:
-        shutil.copytree(sample, paths.catalog)
-    return copied
-
-
 # -- processes ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _ProcInfo:
-    ppid: int
-    pgrp: int
-    session: int
-    start: int  # clock ticks since boot: tells a reused pid apart
-
-
-def _proc_table() -> dict[int, _ProcInfo]:
-    """Live processes from Linux /proc (zombies left out: they only wait to be reaped)."""
-    table: dict[int, _ProcInfo] = {}
-    with contextlib.suppress(OSError):
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            # Fields after the parenthesised command name: state, ppid, pgrp, session, ...
-            fields = stat[stat.rindex(b")") + 2 :].split()
-            if fields[0] not in (b"Z", b"X"):
-                ppid, pgrp, session = int(fields[1]), int(fields[2]), int(fields[3])
-                table[int(entry.name)] = _ProcInfo(ppid, pgrp, session, int(fields[19]))
-    return table
-
-
-def _tree(root: int, alive: bool, known: Mapping[int, int]) -> dict[int, int]:
-    """pid → start of every live process of `root`'s tree: `root` while `alive` (unreaped, so
-    its pid is not reused), processes in its session or group (an orphan is reparented but stays
-    there), processes below those, and `known` ones still alive."""
-    table = _proc_table()
-    found = {
-        pid: info.start
-        for pid, info in table.items()
-        if (pid == root and alive) or (pid != root and root in (info.session, info.pgrp))
-    }
-    found.update((p, s) for p, s in known.items() if p in table and table[p].start == s)
-    todo = list(found)
-    while todo:
-        parent = todo.pop()
-        for pid, info in table.items():
-            if info.ppid == parent and pid not in found:
-                found[pid] = info.start
-                todo.append(pid)
-    return found
-
-
-def start_group(
-    command: Sequence[str],
-    *,
-    env: Mapping[str, str],
-    cwd: Path,
-    log: Path,
-    pass_fds: Sequence[int] = (),
-) -> subprocess.Popen[bytes]:
-    """Start `command` in its own session and process group (so Ctrl-C reaches only the demo),
-    its output appended to `log`; `pass_fds` are inherited (the work directory's lock)."""
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            list(command),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            pass_fds=tuple(pass_fds),
-        )
-
-
-def stop_group(proc: subprocess.Popen[bytes], grace: float = STOP_GRACE_SECONDS) -> None:
-    """SIGTERM every process of `proc`'s tree, SIGKILL what is left after `grace`.
-
-    The tree is re-read while waiting: dagster dev restarts a code server that dies first, and
-    that late process must not outlive the demo. Without /proc only the group is signalled.
-    """
-    known: dict[int, int] = {}
-    for sig, timeout in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-        signalled: set[tuple[int, int]] = set()
-        deadline = time.monotonic() + timeout
-        while True:
-            alive = proc.poll() is None  # also reaps our direct child
-            known = _tree(proc.pid, alive, known)
-            if not alive and not known:
-                return
-            for member in known.items():
-                if member not in signalled:
-                    signalled.add(member)
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(member[0], sig)
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(0.05)
 
 
 def wait_until_answers(
@@ -361,14 +126,6 @@ def wait_until_answers(
                     return True
             time.sleep(interval)
     return False
-
-
-def log_tail(log: Path, lines: int = 25) -> str:
-    try:
-        text = log.read_text(errors="replace").splitlines()
-    except OSError:
-        return ""
-    return "\n".join(text[-lines:])
 
 
 # -- the command ----------------------------------------------------------------------------
