@@ -14,14 +14,12 @@ from microcks_pipeline.defs.run_requests import (
     BATCH_OP,
     DELETE_JOB,
     DELETE_OP,
-    RELAUNCH_AFTER,
     SYNC_JOB,
-    batch_chunks,
-    entity_run_key,
     plan_runs,
 )
 from microcks_pipeline.defs.tags import ENTITY_TAG, is_forced
 from microcks_pipeline.store.rows import StatusRow
+from microcks_pipeline.sync.run_choice import RELAUNCH_AFTER, batch_chunks, entity_run_key
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -24,11 +24,12 @@ from microcks_pipeline.defs.partitions import (
     remove_entity_partitions,
 )
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
-from microcks_pipeline.defs.run_requests import BATCH_JOB, BATCH_OP, plan_runs, removals_only
+from microcks_pipeline.defs.run_requests import BATCH_JOB, BATCH_OP, plan_runs
 from microcks_pipeline.defs.settings import Settings
 from microcks_pipeline.defs.tags import ENTITY_TAG
 from microcks_pipeline.store import StatusStore
 from microcks_pipeline.sync.processor import process_catalog
+from microcks_pipeline.sync.run_choice import removals_only
 from microcks_pipeline.sync.tick_messages import (
     catalog_message,
     errors_named,
