@@ -175,6 +175,84 @@ def _add_serve_microcks(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_serve_microcks)
 
 
+def _serve_status(args: argparse.Namespace) -> int:
+    """Serve the read-only status API over the status store until interrupted."""
+    from microcks_pipeline.core.errors import ConfigError
+    from microcks_pipeline.status import serve_status
+    from microcks_pipeline.status.app import TOKEN_ENV
+    from microcks_pipeline.store import StatusStore
+    from microcks_pipeline.store.migrate import head_revision
+
+    try:
+        store = StatusStore()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        revision = store.schema_revision()
+    except Exception as exc:  # the database is down: serve anyway, /healthz says so
+        print(f"warning: status database not reachable yet ({type(exc).__name__})", file=sys.stderr)
+    else:
+        if revision != head_revision():
+            print(
+                f"warning: {store.url_for_display} is at schema revision {revision or 'none'}, "
+                f"not {head_revision()}: the pipeline migrates it when it starts",
+                file=sys.stderr,
+            )
+    token = os.environ.get(TOKEN_ENV) or None
+    try:
+        serve_status(
+            store,
+            host=args.host,
+            port=args.port,
+            token=token,
+            on_ready=lambda url: print(
+                f"status API on {url}/api/v1/entities"
+                + (" (bearer token required)" if token else ""),
+                flush=True,
+            ),
+        )
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+SERVE_STATUS_EPILOG = """\
+Serves, read-only, what the status store says of every managed entity and its mocks:
+  GET /api/v1/entities          every entity (ETag; 304 on If-None-Match)
+  GET /api/v1/entities/{ref}    one entity, e.g. /api/v1/entities/api:default/petstore
+  GET /healthz                  200 when the status database answers, else 503
+  GET /metrics                  Prometheus metrics
+The database is the pipeline's: MICROCKS_PIPELINE_DB_URL (default: the SQLite file in the
+working folder). With MICROCKS_PIPELINE_STATUS_TOKEN set, /api/v1/* and /metrics need
+`Authorization: Bearer <token>`. See the README's "Status API" for the contract."""
+
+
+def _add_serve_status(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "serve-status",
+        help="serve the read-only status API (mock URLs and sync status, for Backstage)",
+        description="Serve the read-only status API until interrupted.",
+        epilog=SERVE_STATUS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument(
+        "--port", type=_port, default=8090, help="TCP port (default 8090; 0 picks a free one)"
+    )
+    p.set_defaults(run=_serve_status)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is outside 0-65535")
+    return port
+
+
 def _add_plan(commands: argparse._SubParsersAction) -> None:
     from microcks_pipeline.cli.plan_command import add_parser  # light: Dagster loads in run
 
@@ -191,6 +269,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_validate,
     _add_plan,
     _add_serve_microcks,
+    _add_serve_status,
     _add_demo,
 ]
 

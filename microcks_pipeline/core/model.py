@@ -143,6 +143,22 @@ class StatusRow:
     failure_cause: Cause | None = None
     # What the last verified apply uploaded and saw (converge.AppliedRecord as JSON), or None.
     applied_artifacts: dict[str, Any] | None = None
+    # What the last successful sync left served (ServedMock's fields), for the status service.
+    api_kind: str | None = None
+    include_in_swagger: bool | None = None
+    service_name: str | None = None
+    mock_url: str | None = None  # None unless the last completion was a reconcile
+    last_success_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ServedMock:
+    """What a successful sync of one mock left served in Microcks, recorded on its row."""
+
+    kind: str | None  # openapi | swagger | asyncapi | ... (None when unknown)
+    include_in_swagger: bool
+    service_name: str
+    mock_url: str
 
 
 @dataclass(frozen=True)

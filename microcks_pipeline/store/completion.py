@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection, Row
 from microcks_pipeline.core.lifecycle import Cause
 from microcks_pipeline.core.model import (
     Event,
+    ServedMock,
     StatusRow,
 )
 from microcks_pipeline.store.backoff import backoff_delay, checked_retry_after, retry_delay
@@ -56,6 +57,7 @@ class Completion(StoreBase):
         service_id: str | None = None,
         applied: dict[str, Any] | None = None,
         cause: Cause | None = None,
+        served: ServedMock | None = None,
         now: datetime | None = None,
     ) -> bool:
         """Compare-and-set the row to `completed` with `fingerprint` applied.
@@ -66,11 +68,14 @@ class Completion(StoreBase):
         `service_id` and `applied` (the artifacts applied, as JSON) are recorded when given; a
         completed delete has neither any more.
         `cause`: what the completed row records as its cause (a removal's, or none).
+        `served`: what a reconcile left served (kind, includeInSwagger, name, mock URL); a
+        completed delete clears the mock URL, so the status service stops calling it served.
         """
         now = _utc(now)
         _check_cause(cause)
         service = sa.literal(service_id, sa.String) if service_id is not None else None
         record = sa.literal(applied, sa.JSON) if applied is not None else _t.c.applied_artifacts
+        deleting = _t.c.desired_action == "delete"
         stmt = (
             sa.update(_t)
             .where(self._held(row_id, owner), _t.c.fingerprint_hash == fingerprint)
@@ -87,8 +92,14 @@ class Completion(StoreBase):
                     (_t.c.desired_action == "delete", sa.null()),
                     else_=service if service is not None else _t.c.microcks_service_id,
                 ),
-                applied_artifacts=sa.case(
-                    (_t.c.desired_action == "delete", sa.null()), else_=record
+                applied_artifacts=sa.case((deleting, sa.null()), else_=record),
+                mock_url=sa.case((deleting, sa.null()), else_=_given(served, "mock_url")),
+                api_kind=_given(served, "kind", "api_kind"),
+                include_in_swagger=_given(served, "include_in_swagger"),
+                service_name=_given(served, "service_name"),
+                last_success_at=sa.case(
+                    (deleting, _t.c.last_success_at),
+                    else_=sa.literal(now, _t.c.last_success_at.type),
                 ),
                 updated_at=now,
             )
@@ -184,6 +195,9 @@ class Completion(StoreBase):
                 lease_expires_at=None,
                 last_error=reason,
                 failure_cause=_cause_value(cause),
+                # Its services may be gone (a load failure deletes them): never advertise it
+                # again before the next successful sync records a URL.
+                mock_url=None,
                 updated_at=now,
             )
         )
@@ -268,6 +282,13 @@ class Completion(StoreBase):
                 ],
             )
         return len(rows)
+
+
+def _given(served: ServedMock | None, field: str, column: str | None = None) -> Any:
+    """The value `served` gives for a column, else the column's current value."""
+    if served is None:
+        return _t.c[column or field]
+    return sa.literal(getattr(served, field), _t.c[column or field].type)
 
 
 def _crash_delay(attempts: int) -> float:

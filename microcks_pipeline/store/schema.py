@@ -27,6 +27,7 @@ HASH_LEN = 128
 OWNER_LEN = 128
 EVENT_TYPE_LEN = 64
 CAUSE_LEN = 32
+KIND_LEN = 16
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -87,6 +88,13 @@ status_table = sa.Table(
     sa.Column("failure_cause", sa.String(CAUSE_LEN), nullable=True),
     # converge.AppliedRecord.to_json() of the last verified apply (migration 0003).
     sa.Column("applied_artifacts", sa.JSON, nullable=True),
+    # What the last successful sync left served, for the status service (migration 0004);
+    # mock_url is NULL unless the mock's last completion was a reconcile.
+    sa.Column("api_kind", sa.String(KIND_LEN), nullable=True),
+    sa.Column("include_in_swagger", sa.Boolean, nullable=True),
+    sa.Column("service_name", sa.String(REF_LEN), nullable=True),
+    sa.Column("mock_url", sa.Text, nullable=True),
+    sa.Column("last_success_at", UtcDateTime(), nullable=True),
     # Its index also serves every lookup by entity_ref (leading column).
     sa.UniqueConstraint("entity_ref", "mock_id", name="uq_csit_microcks_sync_status_entity_mock"),
     sa.CheckConstraint(

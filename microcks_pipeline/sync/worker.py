@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from microcks_pipeline.core.converge import AppliedRecord
-from microcks_pipeline.core.desired import ENTITY_MOCK_ID, EntityDesired
+from microcks_pipeline.core.desired import ENTITY_MOCK_ID, DesiredMock, EntityDesired
 from microcks_pipeline.core.errors import AuthError, PermanentError, PipelineError, TransientError
 from microcks_pipeline.core.lifecycle import (
     CROSS_ENTITY_WINDOW,
@@ -42,6 +42,7 @@ from microcks_pipeline.sources.catalog.entity import CatalogSource
 from microcks_pipeline.store import StatusStore, sanitize_error
 from microcks_pipeline.sync.loader import load_entity_desired
 from microcks_pipeline.sync.reconcile import MockOutcome, reconcile_entity
+from microcks_pipeline.sync.served import served_mock
 
 LEASE_SECONDS = 300.0
 ENTITY_MISSING = "entity not in the catalog any more; waiting for the catalog sensor to confirm"
@@ -102,6 +103,7 @@ class _Recorder:
         self.causes: dict[str, str] = {}
         self.permanent: list[str] = []
         self.transient: list[str] = []
+        self.mocks: dict[str, DesiredMock] = {}  # what the run read, for the served record
 
     def event(self, row: StatusRow | None, kind: str, level: str, message: str, **details) -> None:
         event = Event(
@@ -137,6 +139,8 @@ class _Recorder:
     def _complete(self, row: StatusRow, t: Transition, outcome: MockOutcome | None) -> None:
         service_id = outcome.service_id if outcome else None
         applied = outcome.applied.to_json() if outcome and outcome.applied else None
+        mock = self.mocks.get(row.mock_id)
+        served = served_mock(mock, outcome.mock_url) if outcome and mock else None
         assert t.fingerprint is not None
         done = self.store.complete(
             row.id,
@@ -145,6 +149,7 @@ class _Recorder:
             service_id=service_id,
             applied=applied,
             cause=t.cause,
+            served=served,
             now=self.now,
         )
         if not done:
@@ -318,6 +323,7 @@ def sync_entity(
         return rec.result(len(rows), 0)
 
     wanted = {row.mock_id: desired_of(row.mock_id, desired) for row in rows}
+    rec.mocks = {m.mock_id: m for m in desired.mocks} if desired else {}
     try:
         done = _act(client, store, entity_ref, rows, wanted, desired)
     except (AuthError, MicrocksUnreachable) as exc:
