@@ -4,8 +4,9 @@ stamp them in memory and fingerprint them; never touches Microcks, Dagster or th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from microcks_pipeline.core.config import MockSpec, parse_config
@@ -22,6 +23,7 @@ from microcks_pipeline.core.desired import (
 )
 from microcks_pipeline.core.errors import ConfigError, PermanentError, PipelineError
 from microcks_pipeline.core.identity import service_version
+from microcks_pipeline.core.mock_servers import without_mock_servers
 from microcks_pipeline.core.model import Entity
 from microcks_pipeline.core.stamp import (
     ParsedDoc,
@@ -70,17 +72,27 @@ class _EntityFiles:
         return _unwrap(self._raw[key])
 
     def inline(self, text: str) -> _Raw:
+        """spec.definition, hashed by its content without injected servers: read back from
+        Backstage after its module decorated it, it keeps the fingerprint it had before."""
         key = ("inline", "spec.definition")
         if key not in self._raw:
             content = text.encode("utf-8")
-            self._raw[key] = _Raw("spec.definition", content, sha256_hex(content))
+            raw = _Raw("spec.definition", content, sha256_hex(content))
+            self._raw[key] = raw
+            try:
+                doc = self.main_doc(raw)
+            except ConfigError:
+                pass  # main_doc answers the same error when the mock loads it
+            else:
+                self._raw[key] = replace(raw, sha256=document_sha256(doc))
         return _unwrap(self._raw[key])
 
     def main_doc(self, raw: _Raw) -> ParsedDoc:
         key = ("main", raw.location)
         if key not in self._parsed:
             try:
-                self._parsed[key] = parse_main(raw.content)
+                doc = parse_main(raw.content)
+                self._parsed[key] = replace(doc, data=without_mock_servers(doc.data))
             except ConfigError as exc:
                 self._parsed[key] = ConfigError(f"main artifact {raw.location}: {exc}")
         doc = _unwrap(self._parsed[key])
@@ -96,6 +108,13 @@ class _EntityFiles:
                 doc = None
             self._parsed[key] = doc if secondary_kind(doc) else None
         return _unwrap(self._parsed[key])
+
+
+def document_sha256(doc: ParsedDoc) -> str:
+    """sha256 of a parsed document's data, in its order, and its format: what stamping reads
+    of it (comments and layout do not count)."""
+    text = json.dumps([doc.fmt, doc.data], separators=(",", ":"), ensure_ascii=False, default=str)
+    return sha256_hex(text.encode("utf-8"))
 
 
 def _unwrap(value: Any) -> Any:
