@@ -13,7 +13,7 @@ newer desired state as done.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +42,7 @@ from microcks_pipeline.sources.catalog.entity import CatalogSource
 from microcks_pipeline.store import StatusStore, sanitize_error
 from microcks_pipeline.sync.loader import load_entity_desired
 from microcks_pipeline.sync.reconcile import MockOutcome, reconcile_entity
+from microcks_pipeline.sync.refresh import refresh_entity, serves_differently
 from microcks_pipeline.sync.served import served_mock
 
 LEASE_SECONDS = 300.0
@@ -62,6 +63,7 @@ class EntitySyncResult:
     entity_removed: bool = False
     causes: Mapping[str, str] = field(default_factory=dict)  # mock id → lifecycle.Cause
     paused_everything: bool = False  # this entity's failure set the global backoff
+    catalog_refreshed: bool = False  # the catalog (Backstage) was asked to show the change now
 
     @property
     def ok(self) -> bool:
@@ -306,8 +308,27 @@ def sync_entity(
 
     A duplicate run finds nothing to claim and returns `claimed=0`. Microcks-wide failures
     (auth, no connection) set the global backoff, put the rows back and are raised;
-    `credentials` (their sha256 fingerprint) is kept with an auth backoff.
+    `credentials` (their sha256 fingerprint) is kept with an auth backoff. When the run changed
+    what the entity serves, a catalog that can (Backstage) is asked to refresh it.
     """
+    result = _sync(entity_ref, source, reader, store, client, owner, force, now, credentials)
+    if serves_differently(result.actions, result.entity_removed):
+        asked = refresh_entity(source, entity_ref, store=store, run_id=owner, now=now)
+        result = replace(result, catalog_refreshed=asked)
+    return result
+
+
+def _sync(
+    entity_ref: str,
+    source: CatalogSource,
+    reader: ArtifactReader,
+    store: StatusStore,
+    client: MicrocksClient,
+    owner: str,
+    force: bool,
+    now: datetime | None,
+    credentials: str | None,
+) -> EntitySyncResult:
     rows = store.claim(entity_ref, owner, lease_seconds=LEASE_SECONDS, force=force, now=now)
     if not rows:
         return EntitySyncResult(entity_ref=entity_ref, claimed=0)

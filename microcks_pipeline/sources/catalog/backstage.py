@@ -152,6 +152,30 @@ class BackstageCatalog:
             return None
         return api.entity(location_of(api.annotations))
 
+    def refresh_entity(self, ref: str) -> None:
+        """Ask Backstage to process the entity again now (`POST /api/catalog/refresh`), so what
+        it shows of the entity follows a sync within seconds; CatalogUnavailable when refused."""
+        wanted = normalize_ref(ref)
+        where = f"Backstage catalog at {self._shown}: refresh of {wanted}"
+        try:
+            response = self._client.post(
+                f"{self.base_url}/api/catalog/refresh", json={"entityRef": wanted}
+            )
+        except httpx.TimeoutException:
+            raise CatalogUnavailable(f"{where}: timed out") from None
+        except httpx.HTTPError as exc:
+            raise CatalogUnavailable(
+                f"{where}: request failed ({self._redact(type(exc).__name__)}: "
+                f"{self._redact(str(exc))})"
+            ) from None
+        if response.status_code in (401, 403):
+            refused = "was refused" if self._token else "is missing (no token configured)"
+            raise CatalogUnavailable(
+                f"{where}: HTTP {response.status_code}, the catalog token {refused}"
+            )
+        if not 200 <= response.status_code < 300:
+            raise CatalogUnavailable(f"{where}: HTTP {response.status_code}")
+
     def _get_json(
         self, url: str, params: Mapping[str, str | int], *, what: str, missing_ok: bool = False
     ) -> Any:
