@@ -24,6 +24,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check microcks_pipeline tests bench
 	$(BIN)/ruff format --check microcks_pipeline tests bench
+	$(BIN)/lint-imports
 
 $(BACKSTAGE_STAMP): $(BACKSTAGE)/package.json $(BACKSTAGE)/package-lock.json
 	cd $(BACKSTAGE) && npm ci --no-audit --no-fund
