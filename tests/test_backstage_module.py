@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -335,8 +336,10 @@ def test_a_stopped_status_service_leaves_every_decoration_and_no_processing_erro
     ]
     assert len(warnings) == 1, warnings
     assert "entities keep their last known mocks" in warnings[0]
+    assert not [line for line in new_log(backstage, log_start).splitlines() if " error " in line]
     assert STATUS_TOKEN not in backstage.log.read_text(errors="replace")
 
 
 def new_log(backstage: Backstage, start: int) -> str:
-    return backstage.log.read_text(errors="replace")[start:]
+    """Backstage's log since `start`, without its colour codes."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", backstage.log.read_text(errors="replace")[start:])
