@@ -3,15 +3,22 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The real Backstage the test suite starts (tests/test_backstage_real.py), installed with
-# `npm ci` from its committed lockfile; only where Node.js is installed (elsewhere the module
-# skips itself, except on CI, where .ci/run requires Node.js).
+# The Backstage catalog module (backstage/, TypeScript built by tsc from its own lockfile) and
+# the real Backstage the test suite starts (tests/test_backstage_*.py), installed with `npm ci`
+# from its committed lockfile; that install copies the module's packed files (a `file:`
+# dependency with install-links), so the module is built first and a rebuilt module reinstalls
+# it. Only where Node.js is installed (elsewhere those tests skip themselves, except on CI,
+# where .ci/run requires Node.js).
+MODULE := backstage
+MODULE_DEPS := $(MODULE)/node_modules/.installed
+MODULE_BUILT := $(MODULE)/node_modules/.built
+MODULE_SOURCES := $(wildcard $(MODULE)/src/*.ts) $(MODULE)/config.d.ts $(MODULE)/tsconfig.json
 BACKSTAGE := tests/backstage
 BACKSTAGE_STAMP := $(BACKSTAGE)/node_modules/.installed
 NODE := $(shell command -v node 2>/dev/null)
 TEST_DEPS := $(STAMP) $(if $(NODE),$(BACKSTAGE_STAMP))
 
-.PHONY: test demo lint bench clean ui-shots backstage-deps
+.PHONY: test demo lint bench clean ui-shots backstage-deps backstage-module-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,13 +33,25 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check microcks_pipeline tests bench
 	$(BIN)/lint-imports
 
-$(BACKSTAGE_STAMP): $(BACKSTAGE)/package.json $(BACKSTAGE)/package-lock.json
+$(MODULE_DEPS): $(MODULE)/package.json $(MODULE)/package-lock.json
+	cd $(MODULE) && npm ci --no-audit --no-fund
+	touch $@
+
+$(MODULE_BUILT): $(MODULE_DEPS) $(MODULE_SOURCES)
+	cd $(MODULE) && npm run build
+	touch $@
+
+$(BACKSTAGE_STAMP): $(BACKSTAGE)/package.json $(BACKSTAGE)/package-lock.json $(MODULE_BUILT)
 	cd $(BACKSTAGE) && npm ci --no-audit --no-fund
 	touch $@
 
 backstage-deps: $(BACKSTAGE_STAMP)
 
-test: $(TEST_DEPS) lint
+# The module's own unit tests (node --test), a few seconds.
+backstage-module-test: $(MODULE_DEPS)
+	cd $(MODULE) && npm test
+
+test: $(TEST_DEPS) lint $(if $(NODE),backstage-module-test)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
@@ -50,4 +69,5 @@ ui-shots: $(STAMP)
 	$(BIN)/python bench/ui_shots.py --out docs
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache $(BACKSTAGE)/node_modules
+	rm -rf $(VENV) .demo .pytest_cache $(BACKSTAGE)/node_modules $(MODULE)/node_modules \
+		$(MODULE)/dist $(MODULE)/.test-build
