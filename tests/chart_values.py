@@ -254,6 +254,7 @@ CHART_KEYS: dict[str, Any] = {
             "startTimeoutSeconds": int,
             "cancelTimeoutSeconds": int,
             "pollIntervalSeconds": int,
+            "maxRuntimeSeconds": int,
             "maxResumeRunAttempts": int,
             "freeSlotsAfterRunEndSeconds": int,
         },
@@ -439,7 +440,11 @@ def instance_yaml(
             "dequeueUseThreads": "dequeue_use_threads",
             "dequeueNumWorkers": "dequeue_num_workers",
         }
-        config = {names[k]: v for k, v in queued.items() if v not in (None, [])}
+        config = {names[k]: v for k, v in queued.items() if v not in (None, [], False)}
+        # The chart writes -1 (no limit) for an unset maxConcurrentRuns, except when the
+        # concurrency block is on (dagster-io/dagster#33225: Dagster refuses both).
+        if config and not values.get("concurrency", {}).get("enabled"):
+            config.setdefault("max_concurrent_runs", -1)
         instance["run_coordinator"] = {
             "module": "dagster._core.run_coordinator",
             "class": "QueuedRunCoordinator",
@@ -451,11 +456,13 @@ def instance_yaml(
             "enabled": True,
             "start_timeout_seconds": monitoring["startTimeoutSeconds"],
             "poll_interval_seconds": monitoring["pollIntervalSeconds"],
+            # Always written, from the chart's default when unset.
+            "free_slots_after_run_end_seconds": monitoring.get("freeSlotsAfterRunEndSeconds", 0),
         }
         for key, name in (
             ("cancelTimeoutSeconds", "cancel_timeout_seconds"),
+            ("maxRuntimeSeconds", "max_runtime_seconds"),
             ("maxResumeRunAttempts", "max_resume_run_attempts"),
-            ("freeSlotsAfterRunEndSeconds", "free_slots_after_run_end_seconds"),
         ):
             if monitoring.get(key) is not None:
                 rendered[name] = monitoring[key]
@@ -472,12 +479,15 @@ def instance_yaml(
     for section in ("sensors", "schedules"):
         if daemon["enabled"] and daemon.get(section, {}).get("useThreads"):
             instance[section] = _snake(daemon[section])
+    if daemon["enabled"] and daemon.get("backfills"):
+        instance["backfills"] = _snake(daemon["backfills"])
     instance["telemetry"] = {"enabled": values["telemetry"]["enabled"]}
     retention = values.get("retention", {})
     if retention.get("enabled"):
+        kinds = {"schedule": "schedule", "sensor": "sensor", "autoMaterialize": "auto_materialize"}
         instance["retention"] = {
-            kind: {"purge_after_days": retention[kind]["purgeAfterDays"]}
-            for kind in ("schedule", "sensor")
+            name: {"purge_after_days": retention[kind]["purgeAfterDays"]}
+            for kind, name in kinds.items()
             if retention.get(kind)
         }
     concurrency = values.get("concurrency", {})

@@ -34,7 +34,8 @@ from chart_values import (
     load_values,
 )
 from dagster._config import process_config
-from dagster._core.instance.config import dagster_instance_config_schema
+from dagster._core.errors import DagsterInvalidConfigError
+from dagster._core.instance.config import dagster_instance_config
 from dagster._serdes.config_class import ConfigurableClassData, class_from_code_pointer
 from packaging.requirements import Requirement
 
@@ -338,12 +339,16 @@ def test_no_secret_value_is_written_in_the_kit() -> None:
 # ---- the instance the chart renders --------------------------------------------------------------
 
 
-def _schema_errors(instance: dict[str, Any]) -> list[str]:
+def _schema_errors(instance: dict[str, Any], home: Path) -> list[str]:
     """What the installed Dagster (and dagster-k8s, dagster-postgres) refuse in this instance
-    config: the instance schema, then each pluggable class's own config schema. Nothing is
-    instantiated, so no cluster or database is contacted."""
-    result = process_config(dagster_instance_config_schema(), instance)
-    errors = [e.message for e in result.errors or []]
+    config: Dagster's own loading checks and instance schema, then each pluggable class's config
+    schema. Nothing is instantiated, so no cluster or database is contacted."""
+    (home / "dagster.yaml").write_text(yaml.safe_dump(instance))
+    try:
+        dagster_instance_config(str(home))
+    except DagsterInvalidConfigError as exc:
+        return [str(exc)]
+    errors = []
     for section, entry in configurable_classes(instance):
         data = ConfigurableClassData(entry["module"], entry["class"], yaml.safe_dump({}))
         cls = class_from_code_pointer(data.module_name, data.class_name)
@@ -359,21 +364,34 @@ def pg_password(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("pg_password")
-def test_chart_instance_passes_dagsters_own_config_schemas() -> None:
+def test_chart_instance_passes_dagsters_own_config_schemas(tmp_path: Path) -> None:
     instance = instance_yaml(load_values())
 
     assert instance["run_launcher"]["class"] == "K8sRunLauncher"
-    assert _schema_errors(instance) == []
+    assert _schema_errors(instance, tmp_path) == []
 
 
 @pytest.mark.usefixtures("pg_password")
-def test_a_misspelt_launcher_setting_is_reported_by_dagster_k8s() -> None:
+def test_a_misspelt_launcher_setting_is_reported_by_dagster_k8s(tmp_path: Path) -> None:
     instance = instance_yaml(load_values())
     instance["run_launcher"]["config"]["job_namespce"] = "other"
 
-    errors = _schema_errors(instance)
+    errors = _schema_errors(instance, tmp_path)
 
     assert any('unexpected config entry "job_namespce"' in e for e in errors), errors
+
+
+@pytest.mark.usefixtures("pg_password")
+def test_a_run_limit_left_in_the_coordinator_beside_the_concurrency_block_is_refused(
+    tmp_path: Path,
+) -> None:
+    # What charts before dagster-io/dagster#33225 rendered: the instance would not load.
+    instance = instance_yaml(load_values())
+    instance["run_coordinator"]["config"]["max_concurrent_runs"] = -1
+
+    errors = _schema_errors(instance, tmp_path)
+
+    assert any("incompatible with the `concurrency > runs` config" in e for e in errors), errors
 
 
 def test_chart_instance_limits_and_retries_runs_as_the_tested_dagster_yaml() -> None:
@@ -437,7 +455,11 @@ def test_status_service_runs_from_the_code_location_image_as_non_root() -> None:
     (container,) = pod["containers"]
     image = _code_location(load_values())["image"]
 
+    (tag,) = yaml.safe_load((REPO / "deploy" / "manifests" / "kustomization.yaml").read_text())[
+        "images"
+    ]
     assert container["image"] == f"{image['repository']}:{image['tag']}"
+    assert (tag["newName"], tag["newTag"]) == (image["repository"], image["tag"])
     assert container["command"] == STATUS_COMMAND
     assert container["ports"][0]["containerPort"] == 8090
     assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
@@ -459,10 +481,19 @@ def test_status_service_reads_its_token_and_database_from_secrets_only() -> None
     assert not any("secretRef" in source for source in container["envFrom"])
 
 
-def test_readme_install_pins_the_chart_version() -> None:
-    readme = (REPO / "deploy" / "README.md").read_text()
-    install = [ln for ln in readme.splitlines() if "helm upgrade --install" in ln]
+def test_every_install_command_pins_the_chart_version_of_the_image() -> None:
+    texts = [
+        (REPO / "deploy" / "README.md").read_text(),
+        (REPO / "deploy" / "values.yaml").read_text(),
+    ]
+    commands = [
+        " ".join(shlex.split(cmd.replace("#", "")))
+        for text in texts
+        for cmd in text.replace("\\\n", " ").splitlines()
+        if "helm upgrade --install" in cmd
+    ]
 
-    assert install
-    for line in install:
-        assert f"--version {CHART_VERSION}" in " ".join(shlex.split(line.rstrip("\\")))
+    assert len(commands) == 2
+    for command in commands:
+        assert f"--version {CHART_VERSION}" in command, command
+        assert "-f deploy/values.yaml" in command
