@@ -55,7 +55,7 @@ deploy-check: $(STAMP)
 LOCK_VENV := .deploy-lock-venv
 PYTHON_IMAGE ?= python3.11
 deploy-lock:
-	rm -rf $(LOCK_VENV)
+	rm -rf $(LOCK_VENV) build microcks_pipeline.egg-info
 	$(PYTHON_IMAGE) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/pip install -q --upgrade pip
 	$(LOCK_VENV)/bin/pip install -q '.[k8s]'
@@ -63,7 +63,7 @@ deploy-lock:
 	  echo "# \`pip install '.[k8s]'\` (the project line left out). Regenerate with \`make deploy-lock\`."; \
 	  $(LOCK_VENV)/bin/pip freeze --exclude microcks-pipeline --exclude pip --exclude setuptools --exclude wheel; \
 	} > deploy/requirements.lock
-	rm -rf $(LOCK_VENV)
+	rm -rf $(LOCK_VENV) build microcks_pipeline.egg-info
 
 # Screenshots of the Dagster UI into docs/ for the README (not part of `make test`).
 ui-shots: $(STAMP)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,12 @@ def _instructions(text: str) -> list[tuple[str, str]]:
     return [(ln.split(None, 1)[0].upper(), ln.split(None, 1)[1]) for ln in lines]
 
 
+def _copied_sources() -> list[str]:
+    """What the Dockerfile's COPY instructions take from the build context."""
+    steps = _instructions(DOCKERFILE.read_text())
+    return [src for op, args in steps if op == "COPY" for src in args.split()[:-1]]
+
+
 def _hadolint(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [_tool("hadolint"), "--no-color", str(path)],
@@ -154,17 +161,51 @@ def test_docker_context_holds_only_what_the_image_copies() -> None:
         for ln in (REPO / ".dockerignore").read_text().splitlines()
         if ln.strip() and not ln.startswith("#")
     ]
-    copied = [
-        src
-        for op, args in _instructions(DOCKERFILE.read_text())
-        if op == "COPY"
-        for src in args.split()[:-1]
-    ]
+    copied = _copied_sources()
 
     assert rules[0] == "*"  # everything else (.venv, .git, *.db, tests, local secrets) stays out
     for src in copied:
         assert (REPO / src).exists(), src
         assert f"!{src}" in rules or f"!{src}/" in rules, f"{src} is ignored by .dockerignore"
+
+
+def test_project_builds_from_the_docker_context_with_its_data_files(tmp_path: Path) -> None:
+    # Only what the Dockerfile copies is there, as in `docker build`.
+    context = tmp_path / "context"
+    for src in _copied_sources():
+        if (REPO / src).is_dir():
+            ignore = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(REPO / src, context / src, ignore=ignore)
+        else:
+            (context / src).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / src, context / src)
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "out"),
+            str(context),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    (wheel,) = (tmp_path / "out").glob("microcks_pipeline-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert "microcks_pipeline/definitions.py" in names
+    assert "microcks_pipeline/schema/microcks.schema.json" in names
+    assert any(n.startswith("microcks_pipeline/store/migrations/versions/") for n in names)
+    assert any(n.endswith("entry_points.txt") for n in names)  # the microcks-pipeline command
 
 
 def test_lock_pins_every_dependency_the_image_needs_at_the_chart_version() -> None:
