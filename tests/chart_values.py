@@ -14,6 +14,11 @@ written from the chart's pydantic schema models and instance templates in dagste
 
 A key the chart does not know is silently ignored by the chart's templates (its schema allows
 extra keys at the top level): here it is an error naming the key.
+
+Cross-checked once by hand (not on CI, the chart's files stay out of this repository): Helm 4.1.4
+rendering the chart's instance templates (configmap-instance.yaml and _concurrency.tpl at
+dagster-io/dagster@99dc34fc, _run-coordinator.tpl with the #33225 fix, _run-launcher.tpl@a07d616f,
+_postgresql.tpl, _scheduler.tpl) with deploy/values.yaml gave exactly `instance_yaml(values)`.
 """
 
 from __future__ import annotations
@@ -366,26 +371,28 @@ def _k8s_launcher(values: Mapping[str, Any], release: str, namespace: str) -> di
         "load_incluster_config": k8s.get("loadInclusterConfig", True),
         "job_namespace": k8s.get("jobNamespace") or namespace,
         "image_pull_policy": k8s.get("imagePullPolicy", "Always"),
+        "service_account_name": release,
         "dagster_home": "/opt/dagster/dagster_home",
         "instance_config_map": f"{release}-instance",
         "postgres_password_secret": values["global"]["postgresqlSecretName"],
-        "service_account_name": release,
-        "env_config_maps": [f"{release}-pipeline-env"]
-        + [s["name"] for s in k8s.get("envConfigMaps", [])],
-        "env_secrets": [s["name"] for s in k8s.get("envSecrets", [])],
-        "env_vars": list(k8s.get("envVars", [])),
-        "volume_mounts": list(k8s.get("volumeMounts", [])),
-        "volumes": list(k8s.get("volumes", [])),
-        "labels": dict(k8s.get("labels", {})),
-        "resources": dict(k8s.get("resources", {})),
-        "fail_pod_on_run_failure": k8s.get("failPodOnRunFailure", False),
     }
-    if k8s.get("kubeconfigFile"):
-        config["kubeconfig_file"] = k8s["kubeconfigFile"]
-    if k8s.get("schedulerName"):
-        config["scheduler_name"] = k8s["schedulerName"]
-    if k8s.get("securityContext"):
-        config["security_context"] = k8s["securityContext"]
+    # Written only when set (non-empty, or true).
+    for key, name in (
+        ("kubeconfigFile", "kubeconfig_file"),
+        ("envVars", "env_vars"),
+        ("volumeMounts", "volume_mounts"),
+        ("volumes", "volumes"),
+        ("labels", "labels"),
+        ("resources", "resources"),
+        ("failPodOnRunFailure", "fail_pod_on_run_failure"),
+        ("schedulerName", "scheduler_name"),
+        ("securityContext", "security_context"),
+    ):
+        if k8s.get(key):
+            config[name] = k8s[key]
+    for key, name in (("envConfigMaps", "env_config_maps"), ("envSecrets", "env_secrets")):
+        if k8s.get(key):
+            config[name] = [source["name"] for source in k8s[key]]
     run_k8s = k8s.get("runK8sConfig") or {}
     names = {
         "containerConfig": "container_config",
@@ -416,7 +423,7 @@ def instance_yaml(
     sections deploy/values.yaml sets; the chart's defaults elsewhere)."""
     daemon = values["dagsterDaemon"]
     instance: dict[str, Any] = {
-        "scheduler": {"module": "dagster.core.scheduler", "class": "DagsterDaemonScheduler"},
+        "scheduler": {"module": "dagster._core.scheduler", "class": "DagsterDaemonScheduler"},
         "schedule_storage": _storage(
             "dagster_postgres.schedule_storage", "PostgresScheduleStorage", values
         ),
@@ -446,7 +453,7 @@ def instance_yaml(
         if config and not values.get("concurrency", {}).get("enabled"):
             config.setdefault("max_concurrent_runs", -1)
         instance["run_coordinator"] = {
-            "module": "dagster._core.run_coordinator",
+            "module": "dagster.core.run_coordinator",
             "class": "QueuedRunCoordinator",
             **({"config": config} if config else {}),
         }
