@@ -18,7 +18,7 @@ BACKSTAGE_STAMP := $(BACKSTAGE)/node_modules/.installed
 NODE := $(shell command -v node 2>/dev/null)
 TEST_DEPS := $(STAMP) $(if $(NODE),$(BACKSTAGE_STAMP))
 
-.PHONY: test demo lint bench clean ui-shots backstage-deps backstage-module-test
+.PHONY: test demo lint bench clean ui-shots backstage-deps backstage-module-test deploy-check deploy-lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check microcks_pipeline tests bench
 	$(BIN)/ruff format --check microcks_pipeline tests bench
 	$(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
 
 $(MODULE_DEPS): $(MODULE)/package.json $(MODULE)/package-lock.json
 	cd $(MODULE) && npm ci --no-audit --no-fund
@@ -63,6 +64,27 @@ bench: $(STAMP)
 	$(BIN)/python bench/sync_latency.py
 	$(BIN)/python bench/remote_scan.py
 
+# The production kit's offline checks alone (also part of `make test`): hadolint, values vs the
+# chart, the rendered instance vs Dagster's schemas, manifests vs the Kubernetes schemas.
+deploy-check: $(STAMP)
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/python -m pytest -q tests/test_deploy_kit.py
+
+# The image's pinned dependencies: `pip freeze` of a clean Python 3.11 venv (the image's Python)
+# holding the project with its k8s extra.
+LOCK_VENV := .deploy-lock-venv
+PYTHON_IMAGE ?= python3.11
+deploy-lock:
+	rm -rf $(LOCK_VENV) build microcks_pipeline.egg-info
+	$(PYTHON_IMAGE) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q --upgrade pip
+	$(LOCK_VENV)/bin/pip install -q '.[k8s]'
+	{ echo "# Runtime dependencies of the image, pinned: \`pip freeze\` of a clean Python 3.11 venv after"; \
+	  echo "# \`pip install '.[k8s]'\` (the project line left out). Regenerate with \`make deploy-lock\`."; \
+	  $(LOCK_VENV)/bin/pip freeze --exclude microcks-pipeline --exclude pip --exclude setuptools --exclude wheel; \
+	} > deploy/requirements.lock
+	rm -rf $(LOCK_VENV) build microcks_pipeline.egg-info
+
 # Screenshots of the Dagster UI into docs/ for the README (not part of `make test`).
 ui-shots: $(STAMP)
 	command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
@@ -70,4 +92,4 @@ ui-shots: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache $(BACKSTAGE)/node_modules $(MODULE)/node_modules \
-		$(MODULE)/dist $(MODULE)/.test-build
+		$(MODULE)/dist $(MODULE)/.test-build .deploy-lock-venv
