@@ -278,7 +278,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 DESCRIPTION = (
     "Keep Microcks mocks equal to what a Backstage catalog declares in microcks.yaml files. "
     "The sync itself runs in Dagster (`dagster dev` or a deployment); these commands check "
-    "files, preview a sync and run the local demo."
+    "files, preview a sync, serve the status API Backstage reads, and run the local demo."
 )
 
 
