@@ -4,8 +4,9 @@ The fake implements the part of the catalog REST API the pipeline uses, followin
 reference/backstage-catalog.md: `GET /api/catalog/entities/by-query` (ORed `filter` params of
 ANDed, case-insensitive conditions; `fields`; `limit`, default 20; opaque cursors that carry the
 filter, so filters are ignored when a cursor is given) and
-`GET /api/catalog/entities/by-name/{kind}/{namespace}/{name}` (404 NotFoundError), both behind a
-static bearer token (401 AuthenticationError otherwise). Faults can be injected per page.
+`GET /api/catalog/entities/by-name/{kind}/{namespace}/{name}` (404 NotFoundError) and
+`POST /api/catalog/refresh` (`{"entityRef"}`, recorded), all behind a static bearer token
+(401 AuthenticationError otherwise). Faults can be injected per page.
 """
 
 from __future__ import annotations
@@ -143,14 +144,25 @@ class FakeBackstage:
     sleep_seconds: float = 0.0
     repeat_cursor: bool = False
     requests: list[dict[str, list[str]]] = field(default_factory=list)
+    refreshes: list[str] = field(default_factory=list)  # entityRef of each accepted refresh
+    refresh_status: int = 200
 
     def app(self) -> Starlette:
         return Starlette(
             routes=[
                 Route("/api/catalog/entities/by-query", self.by_query),
                 Route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}", self.by_name),
+                Route("/api/catalog/refresh", self.refresh, methods=["POST"]),
             ]
         )
+
+    async def refresh(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return _error(401, "AuthenticationError", "Missing or invalid credentials")
+        if self.refresh_status != 200:
+            return _error(self.refresh_status, "Error", "injected failure")
+        self.refreshes.append((await request.json())["entityRef"])
+        return Response(status_code=200)
 
     def _authorized(self, request: Request) -> bool:
         return request.headers.get("authorization") == f"Bearer {self.token}"
