@@ -104,8 +104,11 @@ class Backstage:
             time.sleep(0.25)
 
 
-def app_config(port: int, files_port: int, status: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Backstage's app-config; `status` is the module's `microcksPipeline.status` section."""
+def app_config(
+    port: int, files_port: int, status: dict[str, Any] | None = None, processing_seconds: int = 1
+) -> dict[str, Any]:
+    """Backstage's app-config; `status` is the module's `microcksPipeline.status` section;
+    entities are processed again every `processing_seconds` (to 1.5 times that)."""
     config: dict[str, Any] = {
         "backend": {
             "baseUrl": f"http://127.0.0.1:{port}",
@@ -119,8 +122,8 @@ def app_config(port: int, files_port: int, status: dict[str, Any] | None = None)
             "reading": {"allow": [{"host": f"127.0.0.1:{files_port}"}]},
         },
         "catalog": {
-            # Re-read locations every 1-1.5 s (CatalogBuilder.getDefaultProcessingInterval).
-            "processingInterval": {"seconds": 1},
+            # Re-read locations every 1-1.5 s by default (CatalogBuilder.getDefaultProcessingInterval).
+            "processingInterval": {"seconds": processing_seconds},
             # Keep orphans listed: the pipeline must treat `backstage.io/orphan` as gone itself
             # (the default strategy, delete, removes them within 30 s).
             "orphanStrategy": "keep",
@@ -153,11 +156,14 @@ def file_server(folder: Path) -> Iterator[int]:
 
 @contextmanager
 def running_backstage(
-    workdir: Path, catalog: Path = SAMPLE_CATALOG, status: dict[str, Any] | None = None
+    workdir: Path,
+    catalog: Path = SAMPLE_CATALOG,
+    status: dict[str, Any] | None = None,
+    processing_seconds: int = 1,
 ) -> Iterator[Backstage]:
     """Copy `catalog` under `workdir`, serve it, start Backstage on it (with the catalog
-    module's `status` settings, if any) and wait until it lists every API of the catalog;
-    stops both afterwards."""
+    module's `status` settings, if any, and its processing interval) and wait until it lists
+    every API of the catalog; stops both afterwards."""
     node = require_node()
     catalog_dir = workdir / "catalog"
     shutil.copytree(catalog, catalog_dir)
@@ -170,7 +176,8 @@ def running_backstage(
     with file_server(catalog_dir) as files_port:
         port = free_port()
         config = workdir / "app-config.yaml"
-        config.write_text(json.dumps(app_config(port, files_port, status)))  # JSON is YAML
+        settings = app_config(port, files_port, status, processing_seconds)
+        config.write_text(json.dumps(settings))  # JSON is YAML
         log = workdir / "backstage.log"
         with log.open("wb") as out:
             process = subprocess.Popen(

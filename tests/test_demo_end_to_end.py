@@ -54,12 +54,12 @@ def _poll_body(client: httpx.Client, url: str, expected: object, timeout: float)
 def test_demo_serves_the_sample_mock_follows_an_edit_and_stops_every_process(tmp_path: Path):
     # Arrange: a working directory outside the repository, free ports.
     workdir = tmp_path / "demo"
-    ui_port, microcks_port = free_ports(2)
+    ui_port, microcks_port, status_port = free_ports(3)
     sample_before = (REPO / "examples/catalog" / SAMPLE_FILE).read_bytes()
     command = [sys.executable, "-m", "microcks_pipeline.cli", "demo", "--workdir", str(workdir)]
     command += ["--port", str(ui_port), "--microcks-port", str(microcks_port)]
     demo = subprocess.Popen(
-        [*command, "--ready-timeout", "75"],
+        [*command, "--status-port", str(status_port), "--ready-timeout", "75"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -83,6 +83,12 @@ def test_demo_serves_the_sample_mock_follows_an_edit_and_stops_every_process(tmp
             assert first.json() == _example_body(catalog)
             # The local Microcks runs with auth on: its API refuses a request without a token.
             assert client.get(f"http://127.0.0.1:{microcks_port}/api/services").status_code == 401
+            # The status API lists the printed mock as served, under its root URL.
+            status_url = printed["Status API"].split()[0]
+            assert status_url == f"http://127.0.0.1:{status_port}/api/v1/entities"
+            petstore = client.get(f"{status_url}/api:default/petstore").json()
+            served = {m["mockId"]: m["mockUrl"] for m in petstore["mocks"] if m["served"]}
+            assert mock_url.startswith(served["default"] + "/")
 
             # Act 2: edit the example in the demo's copy of the catalog.
             _rename_pet(catalog, f"Sonic-{uuid.uuid4().hex[:8]}")
@@ -91,9 +97,10 @@ def test_demo_serves_the_sample_mock_follows_an_edit_and_stops_every_process(tmp
             assert seen == expected
 
             # Act 2b: the README's command for other ports, in the same work directory.
-            other_ui, other_microcks = free_ports(2)
+            other_ui, other_microcks, other_status = free_ports(3)
             second = subprocess.run(
-                [*command[:-4], "--port", str(other_ui), "--microcks-port", str(other_microcks)],
+                [*command[:-4], "--port", str(other_ui), "--microcks-port", str(other_microcks)]
+                + ["--status-port", str(other_status)],
                 cwd=tmp_path,
                 capture_output=True,
                 text=True,
@@ -130,10 +137,10 @@ def test_ctrl_c_during_start_up_stops_everything_even_when_launched_with_sigint_
     tmp_path: Path,
 ):
     # Arrange: as `make demo &` from a script, which starts the demo with SIGINT ignored.
-    ui_port, microcks_port = free_ports(2)
+    ui_port, microcks_port, status_port = free_ports(3)
     command = [sys.executable, "-m", "microcks_pipeline.cli", "demo"]
     command += ["--workdir", str(tmp_path / "demo"), "--port", str(ui_port)]
-    command += ["--microcks-port", str(microcks_port)]
+    command += ["--microcks-port", str(microcks_port), "--status-port", str(status_port)]
     demo = subprocess.Popen(
         ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *command],  # exec keeps SIGINT ignored
         cwd=tmp_path,

@@ -36,15 +36,18 @@ def listening_port():
 # -- refusals: before anything starts ------------------------------------------------------
 
 
-@pytest.mark.parametrize("flag", ["--port", "--microcks-port"])
+PORT_FLAGS = ("--port", "--microcks-port", "--status-port")
+
+
+@pytest.mark.parametrize("flag", PORT_FLAGS)
 def test_a_busy_port_is_refused_naming_its_flag_and_nothing_is_created(
     flag, listening_port, tmp_path, capsys
 ):
     workdir = tmp_path / "demo"
-    other = "--microcks-port" if flag == "--port" else "--port"
-    (free,) = free_ports(1)
+    others = [f for f in PORT_FLAGS if f != flag]
+    ports = [x for pair in zip(others, map(str, free_ports(2)), strict=True) for x in pair]
 
-    code = main(["demo", "--workdir", str(workdir), flag, str(listening_port), other, str(free)])
+    code = main(["demo", "--workdir", str(workdir), flag, str(listening_port), *ports])
 
     err = capsys.readouterr().err
     assert code == 2
@@ -55,9 +58,10 @@ def test_a_busy_port_is_refused_naming_its_flag_and_nothing_is_created(
 def test_the_same_port_for_ui_and_microcks_is_refused(tmp_path, capsys):
     (port,) = free_ports(1)
 
+    (status,) = free_ports(1)
     args = ["demo", "--workdir", str(tmp_path / "d"), "--port", str(port)]
 
-    code = main([*args, "--microcks-port", str(port)])
+    code = main([*args, "--microcks-port", str(port), "--status-port", str(status)])
 
     err = capsys.readouterr().err
     assert code == 2
@@ -70,11 +74,11 @@ def test_a_foreign_non_empty_workdir_is_refused_and_left_untouched(tmp_path, cap
     workdir.mkdir()
     (workdir / "notes.txt").write_text("keep me")
     (workdir / "status.db").write_text("not the demo's")
-    ui, microcks = free_ports(2)
+    ui, microcks, status = free_ports(3)
 
     for extra in ([], ["--reset"]):
         args = ["demo", "--workdir", str(workdir), "--port", str(ui)]
-        code = main([*args, "--microcks-port", str(microcks), *extra])
+        code = main([*args, "--microcks-port", str(microcks), "--status-port", str(status), *extra])
 
         assert code == 2
         assert "was not made by the demo" in capsys.readouterr().err
@@ -128,8 +132,9 @@ def running_demo(tmp_path):
 
 
 def _demo_cli(workdir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    ui, microcks = free_ports(2)
+    ui, microcks, status = free_ports(3)
     command = [sys.executable, "-m", "microcks_pipeline.cli", "demo", "--workdir", str(workdir)]
+    command += ["--status-port", str(status)]
     return subprocess.run(
         [*command, "--port", str(ui), "--microcks-port", str(microcks), *extra],
         cwd=REPO,
@@ -460,17 +465,18 @@ def test_the_demo_command_is_registered_with_its_options():
         check=True,
     ).stdout
 
-    for option in ("--port", "--microcks-port", "--workdir", "--reset", "--ready-timeout"):
+    options = ("--port", "--microcks-port", "--status-port", "--workdir", "--reset")
+    for option in (*options, "--ready-timeout"):
         assert option in help_text
 
 
 def test_a_workdir_that_cannot_be_created_is_one_clear_line_not_a_traceback(tmp_path, capsys):
     (tmp_path / "afile").write_text("x")
-    ui, microcks = free_ports(2)
+    ui, microcks, status = free_ports(3)
 
     code = main(
         ["demo", "--workdir", str(tmp_path / "afile" / "demo"), "--port", str(ui)]
-        + ["--microcks-port", str(microcks)]
+        + ["--microcks-port", str(microcks), "--status-port", str(status)]
     )
 
     err = capsys.readouterr().err

@@ -9,6 +9,9 @@ Layout of the work directory (`.demo/` by default, gitignored):
     dagster_home/             DAGSTER_HOME with the demo dagster.yaml, fresh at every start
     dagster.log               output of `dagster dev`
 
+Beside them, in this process: the local Microcks and the status service (`serve-status`'s
+API over the demo's status store), both on 127.0.0.1.
+
 The local Microcks keeps its services in memory, so every start syncs from scratch: the status
 store and Dagster's history are recreated with it, only the catalog copy is kept. That is
 why a second demo must never start in a folder a running one uses: the lock refuses it.
@@ -153,13 +156,16 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _banner(paths: DemoPaths, *, copied: bool, ui_url: str, microcks: str, url: str) -> str:
+def _banner(
+    paths: DemoPaths, *, copied: bool, ui_url: str, microcks: str, url: str, status: str
+) -> str:
     what = "copied from examples/catalog" if copied else "kept from the last run"
     return (
         "microcks-pipeline demo\n"
         f"  catalog:     {_shown(paths.catalog)}  ({what}; --reset starts over)\n"
         f"  Dagster UI:  {ui_url}\n"
         f"  Microcks:    {microcks}  (local Microcks-compatible server, auth on)\n"
+        f"  Status API:  {status}/api/v1/entities  (what Backstage's module reads)\n"
         f"  mock URL:    {url}\n"
         f"  try:         curl {url}\n"
         f"  Dagster log: {_shown(paths.log)}\n"
@@ -187,6 +193,7 @@ def _until_stopped(
         raise DemoError(
             f"port {args.microcks_port} on {HOST} is busy; choose another with --microcks-port N"
         ) from None
+    status = _start_status(args, paths, stack)
     env = demo_env(os.environ, paths=paths, microcks_url=server.base_url, client_secret=secret)
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(WORKSPACE)]
     # dagster dev inherits the lock: the folder stays taken while it runs, even if we die.
@@ -203,7 +210,10 @@ def _until_stopped(
 
     url = sample_mock_url(server.base_url)
     ui_url = f"http://{HOST}:{args.port}"
-    print(_banner(paths, copied=copied, ui_url=ui_url, microcks=server.base_url, url=url))
+    banner = _banner(
+        paths, copied=copied, ui_url=ui_url, microcks=server.base_url, url=url, status=status
+    )
+    print(banner)
     sys.stdout.flush()
     try:
         answered = wait_until_answers(
@@ -224,12 +234,36 @@ def _until_stopped(
     raise DemoError(f"dagster dev exited; see {_shown(paths.log)}", EXIT_FAILED)
 
 
+def _start_status(args: argparse.Namespace, paths: DemoPaths, stack: contextlib.ExitStack) -> str:
+    """The status service over the demo's store (migrated now, so it answers from the start);
+    its base URL. Stopped by `stack`."""
+    from microcks_pipeline.status import running_status_server
+    from microcks_pipeline.store import StatusStore
+
+    store = StatusStore(f"sqlite:///{paths.status_db}")
+    store.migrate()
+    stack.callback(store.dispose)
+    try:
+        return stack.enter_context(running_status_server(store, host=HOST, port=args.status_port))
+    except RuntimeError:  # taken since the port check
+        raise DemoError(
+            f"port {args.status_port} on {HOST} is busy; choose another with --status-port N"
+        ) from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the demo until Ctrl-C or SIGTERM: 0 when stopped so, 1 when it failed, 2 when it
     could not start (busy port, unusable work directory)."""
     paths = DemoPaths(Path(args.workdir).resolve())
     try:
-        check_ports_free(HOST, {"--port": args.port, "--microcks-port": args.microcks_port})
+        check_ports_free(
+            HOST,
+            {
+                "--port": args.port,
+                "--microcks-port": args.microcks_port,
+                "--status-port": args.status_port,
+            },
+        )
         lock = lock_workdir(paths)
     except (DemoError, OSError) as exc:
         return _refused(exc, f"cannot use {paths.workdir}")
@@ -282,6 +316,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--microcks-port", type=int, default=8585, help="local Microcks port (default 8585)"
     )
+    p.add_argument("--status-port", type=int, default=8090, help="status API port (default 8090)")
     p.add_argument("--workdir", default=".demo", help="work directory (default .demo)")
     p.add_argument(
         "--reset", action="store_true", help="start over from a fresh copy of the sample catalog"
