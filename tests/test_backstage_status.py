@@ -119,8 +119,10 @@ def test_an_edit_that_breaks_a_mock_takes_its_server_off_within_seconds(loop):
 
     backstage.wait_for(
         "the broken fallback mock to lose its server and link",
-        lambda: mock_server(world, "fallback") not in servers(backstage, "petstore")
-        and mock_links(backstage, "petstore") == {"Mock (default)"},
+        lambda: (
+            mock_server(world, "fallback") not in servers(backstage, "petstore")
+            and mock_links(backstage, "petstore") == {"Mock (default)"}
+        ),
         timeout=20,
     )
     assert mock_server(world, "default") in servers(backstage, "petstore")
