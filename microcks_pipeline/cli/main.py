@@ -223,7 +223,7 @@ Serves, read-only, what the status store says of every managed entity and its mo
   GET /api/v1/entities/{ref}    one entity, e.g. /api/v1/entities/api:default/petstore
   GET /healthz                  200 when the status database answers, else 503
   GET /metrics                  Prometheus metrics
-The database is the pipeline's: MICROCKS_PIPELINE_DB_URL (default: the SQLite file in the
+The database is the pipeline's: MICROCKS_PIPELINE_DB_URL (default: microcks-pipeline.db in the
 working folder). With MICROCKS_PIPELINE_STATUS_TOKEN set, /api/v1/* and /metrics need
 `Authorization: Bearer <token>`. See the README's "Status API" for the contract."""
 
