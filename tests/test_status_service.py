@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 from status_fixtures import MICROCKS, SECRET, synced, url_of, world_of_states
-from store_fixtures import BACKENDS, T0, backend_url
+from store_fixtures import BACKENDS, T0, backend_url, desired_row
 
 from microcks_pipeline.status import create_app
 from microcks_pipeline.status.metrics import StatusCollector
@@ -105,6 +105,18 @@ def test_served_means_microcks_holds_the_last_good_content(client: TestClient):
     assert set(users) == {"going"}
     assert users["going"]["served"] is False
     assert users["going"]["mockUrl"] is None
+
+
+def test_a_mock_fixed_after_an_error_is_served_again_only_once_synced(
+    client: TestClient, store: StatusStore
+):
+    store.upsert_desired([desired_row("api:default/orders", "default", "fp-fixed")], now=T0)
+    fixed = _mocks(client.get("/api/v1/entities/api:default/orders").json())["default"]
+    assert (fixed["status"], fixed["served"], fixed["mockUrl"]) == ("pending", False, None)
+
+    synced(store, "api:default/orders", "default", fp="fp-fixed", at=90)
+    again = _mocks(client.get("/api/v1/entities/api:default/orders").json())["default"]
+    assert (again["status"], again["served"]) == ("completed", True)
 
 
 def test_entity_counts_and_the_swagger_facts(client: TestClient):
