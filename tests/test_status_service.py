@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 from status_fixtures import MICROCKS, SECRET, synced, url_of, world_of_states
@@ -22,6 +24,7 @@ from store_fixtures import BACKENDS, T0, backend_url, desired_row
 from microcks_pipeline.status import create_app
 from microcks_pipeline.status.metrics import StatusCollector
 from microcks_pipeline.store import StatusStore
+from microcks_pipeline.store.migrate import MIGRATIONS_DIR
 from microcks_pipeline.store.schema import status_table
 
 TOKEN = "status-token-not-to-be-echoed"
@@ -369,3 +372,13 @@ def test_10000_entities_are_listed_with_one_row_query_then_from_the_cache(tmp_pa
     assert selects == ["count(*)", "csit_microcks_sync_status.entity_ref,", "count(*)"]
     assert again.status_code == 304
     store.dispose()
+
+
+def test_a_store_at_an_older_schema_is_not_healthy(store_url: str):
+    cfg = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    cfg.set_main_option("sqlalchemy.url", store_url.replace("%", "%%"))
+    command.upgrade(cfg, "0003")
+    with TestClient(create_app(StatusStore(store_url)), raise_server_exceptions=False) as c:
+        health = c.get("/healthz")
+    assert health.status_code == 503
+    assert health.json() == {"error": "status store not migrated to this version"}

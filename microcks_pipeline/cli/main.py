@@ -221,7 +221,7 @@ SERVE_STATUS_EPILOG = """\
 Serves, read-only, what the status store says of every managed entity and its mocks:
   GET /api/v1/entities          every entity (ETag; 304 on If-None-Match)
   GET /api/v1/entities/{ref}    one entity, e.g. /api/v1/entities/api:default/petstore
-  GET /healthz                  200 when the status database answers, else 503
+  GET /healthz                  200 when the status database answers (migrated), else 503
   GET /metrics                  Prometheus metrics
 The database is the pipeline's: MICROCKS_PIPELINE_DB_URL (default: microcks-pipeline.db in the
 working folder). With MICROCKS_PIPELINE_STATUS_TOKEN set, /api/v1/* and /metrics need

@@ -35,6 +35,7 @@ from microcks_pipeline.status.entities import (
 )
 from microcks_pipeline.status.metrics import StatusCollector
 from microcks_pipeline.store import StatusStore
+from microcks_pipeline.store.migrate import head_revision
 
 TOKEN_ENV = "MICROCKS_PIPELINE_STATUS_TOKEN"
 _log = logging.getLogger(__name__)
@@ -125,6 +126,9 @@ def create_app(store: StatusStore, *, token: str | None = None) -> Starlette:
 
     def healthz(request: Request) -> Response:
         store.ping()
+        if store.schema_revision() != head_revision():
+            # The pipeline migrates the store when it starts; until then the reads would fail.
+            return _error(503, "status store not migrated to this version")
         return JSONResponse({"status": "ok"})
 
     async def unavailable(request: Request, exc: Exception) -> Response:
