@@ -1,6 +1,7 @@
 """SoapUI project importer as Microcks' SoapUIProjectImporter: one SOAP_HTTP service per
 `con:mockService` (name attribute, `version` property), operations from its mock operations,
-examples pairing test-step requests with mock responses (QUERY_MATCH, SCRIPT, RANDOM styles)."""
+examples pairing test-step requests with mock responses (QUERY_MATCH, SCRIPT, RANDOM styles).
+REST mock services (`con:restMockService`) are not imported here."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 from . import dispatch as d
 from .importers import Exchange, ImportRejected, ParsedService
-from .model import Header, Operation, Request, Response, Service
+from .model import Operation, Request, Response, Service
 
 CON = "{http://eviware.com/soapui/config}"
 SCRIPT_STYLES = ("SCRIPT", "GROOVY", "JS")
@@ -59,10 +60,9 @@ class SoapUIProjectImporter:
         try:
             self.project = ET.fromstring(text.encode("utf-8"))
         except ET.ParseError as exc:
-            raise ImportRejected(f"SoapUI project file parsing error: {exc}") from exc
-        if self.project.tag != CON + "soapui-project":
-            # A bare WSDL or any other XML: Microcks finds no SoapUI project in it.
-            raise ImportRejected("SoapUI project file parsing error: not a SoapUI project")
+            raise ImportRejected("SoapUI project file parsing error") from exc
+        # Any other XML (a bare WSDL...) parses too and simply holds no mock service: Microcks
+        # then imports nothing and answers 204.
         self.interfaces = {i.get("name"): i for i in _children(self.project, "interface")}
 
     def _interface_operation(self, mock_operation: ET.Element) -> ET.Element | None:
@@ -176,14 +176,13 @@ def _request(element: ET.Element) -> Request:
 
 
 def _response(element: ET.Element, criteria: str | None) -> Response:
-    status = element.get("httpResponseStatus") or "200"
-    response = Response(
+    """buildResponse: DOM getAttribute gives "" for an absent status or media type."""
+    status = element.get("httpResponseStatus", "")
+    return Response(
         name=element.get("name") or "",
         content=_text(_child(element, "responseContent")),
         status=status,
-        media_type="text/xml",
+        media_type=element.get("mediaType", ""),
         dispatch_criteria=criteria,
         fault=status == "500",
     )
-    response.add_header(Header("Content-Type", ["text/xml"]))
-    return response
