@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from localserver_fixtures import open_client, relaxed_schema_errors, sample
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from localserver_fixtures import open_client, relaxed_schema_errors, sample
 from microcks_pipeline.localserver import RunningServer, ServerConfig, running_server
 
 V3 = "User signed-up API:0.1.50"

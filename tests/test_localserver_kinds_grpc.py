@@ -10,8 +10,8 @@ import grpc
 import httpx
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
-
 from localserver_fixtures import open_client, relaxed_schema_errors, sample
+
 from microcks_pipeline.localserver import RunningServer, ServerConfig, running_server
 from microcks_pipeline.localserver.importer_protobuf import compile_proto
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-
 from localserver_fixtures import open_client, relaxed_schema_errors, sample
 
 HELLO = "/soap/HelloService Mock/0.9"

@@ -92,7 +92,9 @@ class MockHandler(grpc.GenericRpcHandler):
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
         full_method = handler_call_details.method
         if "/" not in full_method.lstrip("/"):
             return None
@@ -109,7 +111,9 @@ class MockHandler(grpc.GenericRpcHandler):
             body = json_format.MessageToJson(request)
             response = find_response(snapshot, operation, body)
             if response is None:
-                context.abort(grpc.StatusCode.NOT_FOUND, "No response found for the GRPC input request")
+                context.abort(
+                    grpc.StatusCode.NOT_FOUND, "No response found for the GRPC input request"
+                )
             status = _grpc_status(response.status)
             if status != grpc.StatusCode.OK:
                 context.abort(status, response.content or "")

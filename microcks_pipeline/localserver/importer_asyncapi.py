@@ -156,7 +156,9 @@ class AsyncAPIImporter(OpenAPIImporter):
             for verb, verb_value in _props(channel):
                 if verb not in VALID_VERBS_V2:
                     continue
-                operation = Operation(name=f"{verb.upper()} {channel_name.strip()}", method=verb.upper())
+                operation = Operation(
+                    name=f"{verb.upper()} {channel_name.strip()}", method=verb.upper()
+                )
                 if _has(verb_value, "x-microcks-operation"):
                     complete_operation_properties(operation, verb_value["x-microcks-operation"])
                 if operation.dispatcher is None and "{" in channel_name:

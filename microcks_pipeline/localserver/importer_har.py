@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from .importers import Exchange, ImportRejected, ParsedService, java_trim, jackson_parse_message
+from .importers import Exchange, ImportRejected, ParsedService, jackson_parse_message, java_trim
 from .jsonnode import ParseError, as_text, load_json, path
 from .model import Operation, Service
 

@@ -14,7 +14,6 @@ from .importers import (
     ParsedService,
     _elements,
     _has,
-    _props,
     query_args_criteria_from_text,
 )
 from .jsonnode import MISSING, ParseError, as_text, load_json, path
@@ -155,7 +154,9 @@ class PostmanCollectionImporter:
         """extractOperationV2: folders recurse; a request becomes `<METHOD> <path>`."""
         if not _has(item, "request"):
             for child in _elements(path(item, "item")):
-                self._collect_operation(f"{folder}/{as_text(path(item, 'name'))}", child, operations)
+                self._collect_operation(
+                    f"{folder}/{as_text(path(item, 'name'))}", child, operations
+                )
             return
         name = build_operation_name(item)
         url = _url_text(item["request"])

@@ -33,9 +33,13 @@ def xpath_value(expression: str, document: str) -> str:
 
     Only descendant/child steps with prefixes are understood, which is what SoapUI writes.
     """
-    namespaces = dict(re.findall(r"declare\s+namespace\s+(\w+)\s*=\s*['\"]([^'\"]+)['\"]\s*;", expression))
+    namespaces = dict(
+        re.findall(r"declare\s+namespace\s+(\w+)\s*=\s*['\"]([^'\"]+)['\"]\s*;", expression)
+    )
     path = re.sub(r"declare\s+namespace\s+\w+\s*=\s*['\"][^'\"]+['\"]\s*;", "", expression).strip()
-    steps = re.sub(r"(\w+):(\w+)", lambda m: "{" + namespaces.get(m.group(1), "") + "}" + m.group(2), path)
+    steps = re.sub(
+        r"(\w+):(\w+)", lambda m: "{" + namespaces.get(m.group(1), "") + "}" + m.group(2), path
+    )
     steps = "." + steps if steps.startswith("//") else "./" + steps.lstrip("/")
     try:
         root = ET.fromstring(document)
@@ -68,7 +72,11 @@ class SoapUIProjectImporter:
     def _interface_operation(self, mock_operation: ET.Element) -> ET.Element | None:
         interface = self.interfaces.get(mock_operation.get("interface"))
         return next(
-            (o for o in _children(interface, "operation") if o.get("name") == mock_operation.get("operation")),
+            (
+                o
+                for o in _children(interface, "operation")
+                if o.get("name") == mock_operation.get("operation")
+            ),
             None,
         )
 
@@ -93,7 +101,9 @@ class SoapUIProjectImporter:
                 operation.dispatcher = _text(_child(mock_operation, "dispatchStyle")) or None
                 if operation.dispatcher == d.QUERY_MATCH:
                     queries = _children(_child(mock_operation, "dispatchConfig"), "query")
-                    operation.dispatcher_rules = _text(_child(queries[0], "query")) if queries else None
+                    operation.dispatcher_rules = (
+                        _text(_child(queries[0], "query")) if queries else None
+                    )
                 elif operation.dispatcher in SCRIPT_STYLES:
                     operation.dispatcher_rules = _text(_child(mock_operation, "dispatchPath"))
                 operations.append(operation)
@@ -133,7 +143,9 @@ class SoapUIProjectImporter:
             break
         return result
 
-    def _operation_messages(self, operation: Operation, mock_operation: ET.Element) -> list[Exchange]:
+    def _operation_messages(
+        self, operation: Operation, mock_operation: ET.Element
+    ) -> list[Exchange]:
         requests = self._test_requests(operation.name)
         responses = {r.get("name"): r for r in _children(mock_operation, "response")}
         candidates = []
@@ -141,7 +153,11 @@ class SoapUIProjectImporter:
             request = (
                 requests.get(name or "")
                 or requests.get(f"{name} Request")
-                or (requests.get((name or "").replace("Response", "Request")) if "Response" in (name or "") else None)
+                or (
+                    requests.get((name or "").replace("Response", "Request"))
+                    if "Response" in (name or "")
+                    else None
+                )
             )
             if request is not None:
                 candidates.append(request)
@@ -152,14 +168,18 @@ class SoapUIProjectImporter:
                 for q in _children(_child(mock_operation, "dispatchConfig"), "query")
             }
             for request in candidates:
-                criteria = xpath_value(operation.dispatcher_rules or "", _text(_child(request, "request")))
+                criteria = xpath_value(
+                    operation.dispatcher_rules or "", _text(_child(request, "request"))
+                )
                 response = responses.get(matches.get(criteria))
                 if response is not None:
                     result.append((_request(request), _response(response, criteria)))
         elif operation.dispatcher in SCRIPT_STYLES:
             for request in candidates:
                 name = request.get("name") or ""
-                response = responses.get(name) or responses.get(name.replace(" Request", " Response"))
+                response = responses.get(name) or responses.get(
+                    name.replace(" Request", " Response")
+                )
                 if response is not None:
                     result.append((_request(request), _response(response, response.get("name"))))
         elif operation.dispatcher == "RANDOM" and requests:

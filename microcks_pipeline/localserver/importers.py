@@ -19,7 +19,16 @@ from .jsonnode import (
     split_lines,
     value_string,
 )
-from .model import EventMessage, Header, Metadata, Operation, ParameterConstraint, Request, Response, Service
+from .model import (
+    EventMessage,
+    Header,
+    Metadata,
+    Operation,
+    ParameterConstraint,
+    Request,
+    Response,
+    Service,
+)
 
 
 class ImportRejected(Exception):
@@ -799,7 +808,9 @@ class ExamplesImporter:
         elif root == d.QUERY_ARGS:
             # GraphQL: criteria from request.body.variables; gRPC: from the request body itself.
             if service.type == "GRAPHQL" and _has(request_node, "body"):
-                criteria = query_args_criteria(_rules(rules), path(request_node["body"], "variables"))
+                criteria = query_args_criteria(
+                    _rules(rules), path(request_node["body"], "variables")
+                )
             elif service.type == "GRPC":
                 criteria = query_args_criteria_from_text(_rules(rules), request.content)
         elif _has(response_node, "dispatchCriteria"):

@@ -82,9 +82,13 @@ async def serve_soap(request: HttpRequest) -> HttpResponse:
     else:
         return _text(f"The dispatch {dispatcher} is not supported!", 404)
     pairs = snapshot.pairs_of(operation.name)
-    responses = [p.response for p in pairs if p.response and p.response.dispatch_criteria == criteria]
+    responses = [
+        p.response for p in pairs if p.response and p.response.dispatch_criteria == criteria
+    ]
     if not responses and fallback is not None:
-        responses = [p.response for p in pairs if p.response and p.response.name == fallback.fallback]
+        responses = [
+            p.response for p in pairs if p.response and p.response.name == fallback.fallback
+        ]
     if not responses:
         shown = "null" if criteria is None else criteria
         return _text(f"The response {shown} does not exist!", 400)
