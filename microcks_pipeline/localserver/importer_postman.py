@@ -165,7 +165,7 @@ class PostmanCollectionImporter:
         operation = operations.get(name)
         if operation is None:
             operation = Operation(name=name, method=as_text(path(item["request"], "method")))
-            if _url_has_parameters(url) and d.url_has_parts(url) and "/:" in url:
+            if _url_has_parameters(url) and "/:" in url:
                 operation.dispatcher_rules = (
                     d.extract_parts_from_uri_pattern(url) + " ?? " + extract_params_from_uri(url)
                 )
