@@ -157,3 +157,9 @@ def test_a_proto_that_does_not_compile_is_refused_with_protoc_message():
     assert answer.status_code == 400
     assert answer.text.startswith("Protobuf schema file parsing error on ")
     assert '"strin" is not defined' in answer.text
+
+
+@pytest.mark.parametrize("port", [-1, 70000])
+def test_grpc_port_out_of_range_is_refused(port):
+    with pytest.raises(ValueError, match="grpc_port must be between 0 and 65535"):
+        ServerConfig(grpc_port=port)
