@@ -5,7 +5,6 @@ GrpcServerCallHandler.MockedUnaryMethod with GrpcInvocationProcessor: unary call
 from __future__ import annotations
 
 import functools
-import json
 from concurrent import futures
 from typing import Any
 
@@ -13,6 +12,7 @@ import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 
 from . import dispatch as d
+from .importers import query_args_criteria_from_text
 from .model import Operation, Response
 from .store import ServiceSnapshot, Store
 
@@ -38,41 +38,15 @@ def _message_class(descriptor: bytes, type_name: str) -> Any:
     return message_factory.GetMessageClass(_pool(descriptor).FindMessageTypeByName(type_name))
 
 
-def _string_map(text: str) -> dict[str, str]:
-    """Jackson's readValue into TreeMap<String,String>: nested values make the criteria empty."""
-    node = json.loads(text)
-    result = {}
-    for key, value in node.items():
-        if isinstance(value, (dict, list)):
-            raise ValueError("not a flat object")
-        result[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    return result
-
-
 def find_response(snapshot: ServiceSnapshot, operation: Operation, body: str) -> Response | None:
-    """GrpcInvocationProcessor: by criteria, by name, fallback, then any response (whatever the dispatcher)."""
+    """GrpcInvocationProcessor: by criteria, by name, fallback, then any response (whatever the
+    dispatcher); QUERY_ARGS criteria from the request printed as proto3 JSON."""
     responses = [p.response for p in snapshot.pairs_of(operation.name) if p.response is not None]
-    fallback = (
-        d.parse_fallback(operation.dispatcher_rules) if operation.dispatcher == d.FALLBACK else None
-    )
-    dispatcher, rules = operation.dispatcher, operation.dispatcher_rules
-    if fallback is not None:
-        dispatcher, rules = fallback.dispatcher, fallback.dispatcher_rules
+    dispatch = d.effective_dispatch(operation.dispatcher, operation.dispatcher_rules)
     criteria = None
-    if dispatcher == d.QUERY_ARGS and rules is not None:
-        try:
-            criteria = d.extract_from_param_map(rules, _string_map(body))
-        except (ValueError, AttributeError):
-            criteria = ""
-    for candidates in (
-        [r for r in responses if r.dispatch_criteria == criteria],
-        [r for r in responses if r.name == criteria],
-        [r for r in responses if fallback is not None and r.name == fallback.fallback],
-        responses,
-    ):
-        if candidates:
-            return candidates[0]
-    return None
+    if dispatch.dispatcher == d.QUERY_ARGS and dispatch.rules is not None:
+        criteria = query_args_criteria_from_text(dispatch.rules, body)
+    return d.lookup_response(responses, criteria, dispatch, any_last=True)
 
 
 def _grpc_status(status: str | None) -> grpc.StatusCode:

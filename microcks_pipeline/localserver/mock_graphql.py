@@ -194,23 +194,11 @@ def _as_text(value: Any) -> str:
 def _find_response(
     snapshot: ServiceSnapshot, operation: Operation, params: dict[str, str]
 ) -> Response | None:
+    """GraphQLInvocationProcessor: criteria, name, fallback, and any response only without dispatcher."""
     responses = [p.response for p in snapshot.pairs_of(operation.name) if p.response is not None]
-    fallback = (
-        d.parse_fallback(operation.dispatcher_rules) if operation.dispatcher == d.FALLBACK else None
-    )
-    dispatcher, rules = operation.dispatcher, operation.dispatcher_rules
-    if fallback is not None:
-        dispatcher, rules = fallback.dispatcher, fallback.dispatcher_rules
+    dispatch = d.effective_dispatch(operation.dispatcher, operation.dispatcher_rules)
     criteria = None
-    if dispatcher == d.QUERY_ARGS and rules is not None:
-        criteria = d.extract_from_param_map(rules, params)
+    if dispatch.dispatcher == d.QUERY_ARGS and dispatch.rules is not None:
+        criteria = d.extract_from_param_map(dispatch.rules, params)
     # JSON_BODY / SCRIPT / JS are not evaluated here: they yield no criteria.
-    for candidates in (
-        [r for r in responses if r.dispatch_criteria == criteria],
-        [r for r in responses if r.name == criteria],
-        [r for r in responses if fallback is not None and r.name == fallback.fallback],
-        responses if dispatcher is None else [],
-    ):
-        if candidates:
-            return candidates[0]
-    return None
+    return d.lookup_response(responses, criteria, dispatch, any_last=dispatch.dispatcher is None)

@@ -69,10 +69,8 @@ async def serve_soap(request: HttpRequest) -> HttpResponse:
     if operation is None:
         shown = action or _body_element(document)
         return _text(f"The operation {shown} does not exist!", 404)
-    dispatcher, rules = operation.dispatcher, operation.dispatcher_rules
-    fallback = d.parse_fallback(rules) if dispatcher == d.FALLBACK else None
-    if fallback is not None:
-        dispatcher, rules = fallback.dispatcher, fallback.dispatcher_rules
+    dispatch = d.effective_dispatch(operation.dispatcher, operation.dispatcher_rules)
+    dispatcher, rules, fallback = dispatch.dispatcher, dispatch.rules, dispatch.fallback
     if dispatcher == d.QUERY_MATCH:
         criteria: str | None = xpath_value(rules or "", document)
     elif dispatcher == "RANDOM":
