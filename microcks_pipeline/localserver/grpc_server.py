@@ -50,34 +50,57 @@ def find_response(snapshot: ServiceSnapshot, operation: Operation, body: str) ->
 
 
 def _grpc_status(status: str | None) -> grpc.StatusCode:
-    """A null, "0" or HTTP-range status is OK; another number is that gRPC code."""
-    if status is None or status == "0":
+    """A null, "0" or HTTP-range (200-599) status is OK; another number is that gRPC code."""
+    if status is None or status.strip() == "0":
         return grpc.StatusCode.OK
     try:
         code = int(status)
     except ValueError:
         return grpc.StatusCode.UNKNOWN
-    if 100 <= code < 600:
+    if 200 <= code < 600:
         return grpc.StatusCode.OK
     return next((c for c in grpc.StatusCode if c.value[0] == code), grpc.StatusCode.UNKNOWN)
 
 
+def _refusal(status: grpc.StatusCode, description: str) -> grpc.RpcMethodHandler:
+    """A handler that answers every call with this error (Microcks registers every method)."""
+
+    def refuse(request: bytes, context: grpc.ServicerContext) -> bytes:
+        context.abort(status, description)
+        return b""
+
+    return grpc.unary_unary_rpc_method_handler(refuse)
+
+
 class MockHandler(grpc.GenericRpcHandler):
+    """GrpcMockHandlerRegistry#lookupMethod: every method name is handled, errors included."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def service(
         self, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
-        full_method = handler_call_details.method
-        if "/" not in full_method.lstrip("/"):
+        full_method = handler_call_details.method.lstrip("/")
+        if "/" not in full_method:
             return None
         name, version, operation_name = service_identity(full_method)
         snapshot = self.store.snapshot_by_name(name, version)
-        operation = snapshot.service.operation(operation_name) if snapshot else None
-        if snapshot is None or operation is None or snapshot.service.descriptor is None:
-            return None  # lookupMethod finds nothing: UNIMPLEMENTED
+        if snapshot is None:
+            return _refusal(
+                grpc.StatusCode.UNIMPLEMENTED, f"No GRPC Service def found for {full_method}"
+            )
+        operation = snapshot.service.operation(operation_name)
+        if operation is None:
+            return _refusal(
+                grpc.StatusCode.UNIMPLEMENTED, f"No valid operation found for {full_method}"
+            )
         descriptor = snapshot.service.descriptor
+        if descriptor is None:
+            return _refusal(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "No pre-processed Protobuf binary descriptor found",
+            )
         input_class = _message_class(descriptor, (operation.input_name or "").lstrip("."))
         output_class = _message_class(descriptor, (operation.output_name or "").lstrip("."))
 
@@ -90,11 +113,11 @@ class MockHandler(grpc.GenericRpcHandler):
                 )
             status = _grpc_status(response.status)
             if status != grpc.StatusCode.OK:
-                context.abort(status, response.content or "")
+                context.abort(status, response.content or "Mocked response status code")
             try:
                 return json_format.Parse(response.content or "{}", output_class())
             except json_format.ParseError as exc:
-                context.abort(grpc.StatusCode.INTERNAL, str(exc))
+                context.abort(grpc.StatusCode.UNKNOWN, str(exc))
 
         return grpc.unary_unary_rpc_method_handler(
             invoke,
