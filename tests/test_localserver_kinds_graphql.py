@@ -154,3 +154,26 @@ def test_schema_without_microcks_id_or_unparseable_is_refused():
     )
     assert (broken.status_code, broken.text) == (400, "GraphQL schema file parsing error")
     assert client.get("/api/services/count").json() == {"counter": 0}
+
+
+def test_introspection_query_is_answered_from_the_stored_schema():
+    client = films_client()
+    query = "query { __schema { queryType { name } types { name } } }"
+
+    answer = client.post(FILMS, json={"query": query})
+
+    body = answer.json()
+    assert answer.status_code == 200
+    assert (body["errors"], body["dataPresent"]) == ([], True)
+    assert body["data"]["__schema"]["queryType"] == {"name": "Query"}
+    assert {"Film", "FilmsConnection", "Review"} <= {
+        t["name"] for t in body["data"]["__schema"]["types"]
+    }
+
+
+def test_typename_is_answered_directly():
+    client = films_client()
+
+    answer = client.post(FILMS, json={"query": "mutation { __typename }"})
+
+    assert answer.json() == {"data": {"__typename": "Mutation"}}

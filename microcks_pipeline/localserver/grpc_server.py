@@ -12,6 +12,7 @@ import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 
 from . import dispatch as d
+from .importer_protobuf import PROTOBUF_DESCRIPTOR
 from .importers import query_args_criteria_from_text
 from .model import Operation, Response
 from .store import ServiceSnapshot, Store
@@ -95,8 +96,8 @@ class MockHandler(grpc.GenericRpcHandler):
             return _refusal(
                 grpc.StatusCode.UNIMPLEMENTED, f"No valid operation found for {full_method}"
             )
-        descriptor = snapshot.service.descriptor
-        if descriptor is None:
+        descriptor = snapshot.service.resources.get(PROTOBUF_DESCRIPTOR)
+        if not isinstance(descriptor, bytes):
             return _refusal(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 "No pre-processed Protobuf binary descriptor found",

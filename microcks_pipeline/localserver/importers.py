@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import dispatch as d
@@ -49,8 +49,8 @@ class ParsedService:
     metadata: Metadata | None
     operations: list[Operation]
     xml_ns: str | None = None
-    # gRPC: the compiled FileDescriptorSet (Microcks' PROTOBUF_DESCRIPTOR resource).
-    descriptor: bytes | None = None
+    # Resources the mocks need, by Microcks' ResourceType (PROTOBUF_DESCRIPTOR, GRAPHQL_SCHEMA).
+    resources: dict[str, bytes | str] = field(default_factory=dict)
 
 
 Exchange = tuple[Request, Response] | EventMessage

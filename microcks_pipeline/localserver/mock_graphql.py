@@ -8,7 +8,7 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from graphql import GraphQLError, parse
+from graphql import GraphQLError, build_schema, graphql_sync, parse
 from graphql.language import (
     FieldNode,
     FragmentDefinitionNode,
@@ -23,10 +23,12 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import Response as HttpResponse
 
 from . import dispatch as d
+from .importer_graphql import GRAPHQL_SCHEMA
 from .model import Operation, Response
 from .store import ServiceSnapshot, Store
 
 TYPENAME = "__typename"
+SCHEMA = "__schema"
 
 
 def _text(body: str, status: int) -> HttpResponse:
@@ -106,6 +108,9 @@ async def serve_graphql(request: HttpRequest) -> HttpResponse:
         x.name.value: x for x in document.definitions if isinstance(x, FragmentDefinitionNode)
     }
     operation_type = chosen.operation.value.upper()
+    first = chosen.selection_set.selections[0] if chosen.selection_set.selections else None
+    if operation_type == "QUERY" and isinstance(first, FieldNode) and first.name.value == SCHEMA:
+        return _introspection(snapshot, query)
     data: dict[str, Any] = {}
     errors: list[Any] = []
     for field in collect_fields(chosen.selection_set, fragments):
@@ -137,6 +142,25 @@ async def _graphql_request(request: HttpRequest) -> tuple[str, str | None, Any]:
         request.query_params.get("operationName"),
         json.loads(variables) if variables else None,
     )
+
+
+def _introspection(snapshot: ServiceSnapshot, query: str) -> HttpResponse:
+    """An introspection query is executed on the stored schema (no resolvers are needed); the
+    answer is graphql-java's ExecutionResult as Jackson writes it."""
+    sdl = snapshot.service.resources.get(GRAPHQL_SCHEMA)
+    if not isinstance(sdl, str):
+        return _text("No GraphQL schema found for this service", 500)
+    try:
+        result = graphql_sync(build_schema(sdl), query)
+    except (GraphQLError, TypeError) as exc:
+        return _text(str(exc), 500)
+    body = {
+        "errors": [error.formatted for error in result.errors or []],
+        "data": result.data,
+        "extensions": result.extensions,
+        "dataPresent": result.data is not None,
+    }
+    return HttpResponse(json.dumps(body, separators=(",", ":")), media_type="application/json")
 
 
 def _answer_field(

@@ -206,7 +206,7 @@ class Store:
                         source_artifact=artifact_name,
                         operations=parsed.operations,
                         xml_ns=parsed.xml_ns,
-                        descriptor=parsed.descriptor,
+                        resources=parsed.resources,
                     )
                     staged[reference.id] = reference
                 else:
