@@ -132,19 +132,3 @@ def test_minified_asyncapi_json_is_recognised_since_its_rule_matches_anywhere_in
 
     assert (answer.status_code, service["type"]) == (201, "EVENT")
     assert [op["name"] for op in service["operations"]] == ["SUBSCRIBE c"]
-
-
-def test_har_identity_is_read_from_the_log_comment_but_entries_are_not_imported_here():
-    client = open_client()
-
-    answer = client.upload(sample("api-pastries-0.0.1.har"), "pastries.har")
-    no_comment = client.upload(json.dumps({"log": {"version": "1.2"}}), "empty.har")
-
-    assert answer.status_code == 400
-    assert answer.text == (
-        "HAR entries are not imported by this local Microcks-compatible server (API Pastries:0.0.2)"
-    )
-    assert (no_comment.status_code, no_comment.text) == (
-        400,
-        "Expecting a comment in HAR log to specify Microcks service identifier",
-    )
