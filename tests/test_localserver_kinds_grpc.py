@@ -208,3 +208,18 @@ def test_a_proto_that_does_not_compile_is_refused_with_protoc_message():
 def test_grpc_port_out_of_range_is_refused(port):
     with pytest.raises(ValueError, match="grpc_port must be between 0 and 65535"):
         ServerConfig(grpc_port=port)
+
+
+def test_proto_without_package_imports_with_an_empty_version_but_cannot_be_called(server):
+    proto = (
+        'syntax = "proto3";\nmessage A { string a = 1; }\nservice S { rpc Do(A) returns (A); }\n'
+    )
+    with httpx.Client(base_url=server.base_url) as http:
+        answer = http.post("/api/artifact/upload", files={"file": ("s.proto", proto.encode())})
+    assert (answer.status_code, answer.text) == (201, "S:")
+
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        with pytest.raises(grpc.RpcError) as caught:
+            channel.unary_unary("/S/Do")(b"", timeout=5)
+
+    assert caught.value.code() == grpc.StatusCode.UNKNOWN

@@ -85,6 +85,9 @@ class MockHandler(grpc.GenericRpcHandler):
         full_method = handler_call_details.method.lstrip("/")
         if "/" not in full_method:
             return None
+        if "." not in full_method.split("/", 1)[0]:
+            # MockedUnaryMethod: substring(0, lastIndexOf(".")) throws for a package-less service.
+            return _refusal(grpc.StatusCode.UNKNOWN, f"No package in {full_method}")
         name, version, operation_name = service_identity(full_method)
         snapshot = self.store.snapshot_by_name(name, version)
         if snapshot is None:
