@@ -13,6 +13,7 @@ from .importers import Exchange, ImportRejected, ParsedService
 from .model import Operation, Request, Response, Service
 
 CON = "{http://eviware.com/soapui/config}"
+WSDL = "{http://schemas.xmlsoap.org/wsdl/}"
 SCRIPT_STYLES = ("SCRIPT", "GROOVY", "JS")
 
 
@@ -50,6 +51,39 @@ def xpath_value(expression: str, document: str) -> str:
     except (ET.ParseError, SyntaxError, KeyError):
         return ""
     return _text(match) if match is not None else ""
+
+
+def _wsdl_parts(interface: ET.Element | None, operation: str) -> tuple[str | None, str | None]:
+    """completeOperationPartsFromWsdl: element names of the operation's input and output
+    message parts in the cached WSDL; (None, None) when it cannot tell."""
+    part = next(iter(_children(_child(interface, "definitionCache"), "part")), None)
+    try:
+        wsdl = ET.fromstring(_text(_child(part, "content")).encode("utf-8"))
+    except ET.ParseError:
+        return None, None
+    binding = wsdl.find(WSDL + "binding")
+    found = next(
+        (
+            o
+            for o in (binding.findall(WSDL + "operation") if binding is not None else [])
+            if o.get("name") == operation
+        ),
+        None,
+    )
+    if found is None:
+        return None, None
+    messages = {m.get("name"): m for m in wsdl.findall(WSDL + "message")}
+
+    def element(direction: str) -> str | None:
+        node = found.find(WSDL + direction)
+        message = messages.get(node.get("name")) if node is not None else None
+        first = message.find(WSDL + "part") if message is not None else None
+        if first is None:
+            return None
+        name = first.get("element", "")
+        return name[name.index(":") + 1 :] if ":" in name else name
+
+    return element("input"), element("output")
 
 
 def _version(mock_service: ET.Element) -> str:
@@ -91,13 +125,16 @@ class SoapUIProjectImporter:
                     binding = interface.get("bindingName") or ""
                     xml_ns = binding[1 : binding.index("}")] if binding.startswith("{") else binding
                 source = self._interface_operation(mock_operation)
+                # No `method`: Microcks sets none on SOAP operations.
                 operation = Operation(
                     name=mock_operation.get("name") or "",
-                    method="POST",
                     action=source.get("action") if source is not None else None,
-                    input_name=source.get("inputName") if source is not None else None,
-                    output_name=source.get("outputName") if source is not None else None,
                 )
+                operation.input_name, operation.output_name = _wsdl_parts(interface, operation.name)
+                if operation.input_name is None and source is not None:
+                    operation.input_name = source.get("inputName")
+                if operation.output_name is None and source is not None:
+                    operation.output_name = source.get("outputName")
                 operation.dispatcher = _text(_child(mock_operation, "dispatchStyle")) or None
                 if operation.dispatcher == d.QUERY_MATCH:
                     queries = _children(_child(mock_operation, "dispatchConfig"), "query")
