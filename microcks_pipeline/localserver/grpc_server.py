@@ -14,6 +14,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, json_format, messag
 from . import dispatch as d
 from .importer_protobuf import PROTOBUF_DESCRIPTOR
 from .importers import query_args_criteria_from_text
+from .jsonbody import json_body_criteria
 from .model import Operation, Response
 from .store import ServiceSnapshot, Store
 
@@ -47,6 +48,8 @@ def find_response(snapshot: ServiceSnapshot, operation: Operation, body: str) ->
     criteria = None
     if dispatch.dispatcher == d.QUERY_ARGS and dispatch.rules is not None:
         criteria = query_args_criteria_from_text(dispatch.rules, body)
+    elif dispatch.dispatcher == d.JSON_BODY:
+        criteria = json_body_criteria(dispatch.rules, body)
     return d.lookup_response(responses, criteria, dispatch, any_last=True)
 
 

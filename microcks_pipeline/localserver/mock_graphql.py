@@ -24,6 +24,7 @@ from starlette.responses import Response as HttpResponse
 
 from . import dispatch as d
 from .importer_graphql import GRAPHQL_SCHEMA
+from .jsonbody import json_body_criteria
 from .model import Operation, Response
 from .store import ServiceSnapshot, Store
 
@@ -192,7 +193,7 @@ def _answer_field(
         elif isinstance(value, VariableNode) and isinstance(variables, dict):
             variable = variables.get(value.name.value)
             params[argument.name.value] = "" if variable is None else _as_text(variable)
-    response = _find_response(snapshot, operation, params)
+    response = _find_response(snapshot, operation, params, variables)
     if response is None:
         raise _Refused("No matching response found", 400)
     if response.content is None:
@@ -216,7 +217,7 @@ def _as_text(value: Any) -> str:
 
 
 def _find_response(
-    snapshot: ServiceSnapshot, operation: Operation, params: dict[str, str]
+    snapshot: ServiceSnapshot, operation: Operation, params: dict[str, str], variables: Any
 ) -> Response | None:
     """GraphQLInvocationProcessor: criteria, name, fallback, and any response only without dispatcher."""
     responses = [p.response for p in snapshot.pairs_of(operation.name) if p.response is not None]
@@ -224,5 +225,8 @@ def _find_response(
     criteria = None
     if dispatch.dispatcher == d.QUERY_ARGS and dispatch.rules is not None:
         criteria = d.extract_from_param_map(dispatch.rules, params)
-    # JSON_BODY / SCRIPT / JS are not evaluated here: they yield no criteria.
+    elif dispatch.dispatcher == d.JSON_BODY:
+        # Evaluated on the request's variables, as Jackson writes them (null when absent).
+        criteria = json_body_criteria(dispatch.rules, json.dumps(variables))
+    # SCRIPT / JS are not evaluated here: they yield no criteria.
     return d.lookup_response(responses, criteria, dispatch, any_last=dispatch.dispatcher is None)
