@@ -162,6 +162,9 @@ def _serve_microcks(args: argparse.Namespace) -> int:
         serve(config, host=args.host, port=args.port, on_ready=lambda url: print(url, flush=True))
     except KeyboardInterrupt:
         pass
+    except RuntimeError as exc:  # e.g. the gRPC port is taken
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_OK
 
 

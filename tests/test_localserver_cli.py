@@ -167,3 +167,20 @@ def test_a_non_positive_async_frequency_is_refused_with_a_clear_error():
 
     assert done.returncode == 2
     assert "async_frequency_override_seconds must be positive" in done.stderr
+
+
+def test_a_grpc_port_already_taken_is_reported_clearly():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "microcks_pipeline.cli", "serve-microcks", "--port", "0"]
+            + ["--no-auth", "--grpc-port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert done.returncode == 1
+    assert f"the gRPC mock server could not bind 127.0.0.1:{port}" in done.stderr

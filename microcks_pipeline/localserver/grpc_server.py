@@ -135,10 +135,17 @@ class MockHandler(grpc.GenericRpcHandler):
 
 def start_grpc_server(store: Store, host: str, port: int) -> tuple[grpc.Server, int]:
     """A plain-text gRPC server on host:port (0 picks a free port); returns it and its port."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    # No SO_REUSEPORT: a second server on the same port must fail, not share it silently.
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=4), options=[("grpc.so_reuseport", 0)]
+    )
     server.add_generic_rpc_handlers((MockHandler(store),))
-    bound = server.add_insecure_port(f"{host}:{port}")
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:
+        bound = 0
     if bound == 0:
+        server.stop(grace=None)
         raise RuntimeError(f"the gRPC mock server could not bind {host}:{port}")
     server.start()
     return server, bound

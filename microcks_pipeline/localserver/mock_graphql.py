@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import unquote
 
 from graphql import GraphQLError, build_schema, graphql_sync, parse
 from graphql.language import (
@@ -84,8 +83,9 @@ def filter_field_selection(
 
 async def serve_graphql(request: HttpRequest) -> HttpResponse:
     store: Store = request.app.state.store
-    service_name = unquote(request.path_params["service"]).replace("+", " ")
-    version = unquote(request.path_params["version"])
+    # Path parameters come decoded (as Spring's); a `+` in the name stands for a space.
+    service_name = request.path_params["service"].replace("+", " ")
+    version = request.path_params["version"]
     snapshot = store.snapshot_by_name(service_name, version)
     if snapshot is None:
         return _text(f"The service {service_name} with version {version} does not exist!", 404)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import xml.etree.ElementTree as ET
-from urllib.parse import unquote
 
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response as HttpResponse
@@ -58,8 +57,9 @@ def find_operation(service: Service, action: str | None, document: str) -> Opera
 
 async def serve_soap(request: HttpRequest) -> HttpResponse:
     store: Store = request.app.state.store
-    name = unquote(request.path_params["service"]).replace("+", " ")
-    version = unquote(request.path_params["version"])
+    # Path parameters come decoded (as Spring's); a `+` in the name stands for a space.
+    name = request.path_params["service"].replace("+", " ")
+    version = request.path_params["version"]
     snapshot = store.snapshot_by_name(name, version)
     if snapshot is None:
         return _text(f"The service {name} with version {version} does not exist!", 404)
