@@ -156,11 +156,31 @@ class BackstageCatalog:
         """Ask Backstage to process the entity again now (`POST /api/catalog/refresh`), so what
         it shows of the entity follows a sync within seconds; CatalogUnavailable when refused."""
         wanted = normalize_ref(ref)
-        where = f"Backstage catalog at {self._shown}: refresh of {wanted}"
+        url = f"{self.base_url}/api/catalog/refresh"
+        what = f"refresh of {wanted}"
+        response = self._send("POST", url, what=what, json={"entityRef": wanted})
+        if not 200 <= response.status_code < 300:
+            raise CatalogUnavailable(f"{self._where(what)}: HTTP {response.status_code}")
+
+    def _get_json(
+        self, url: str, params: Mapping[str, str | int], *, what: str, missing_ok: bool = False
+    ) -> Any:
+        response = self._send("GET", url, what=what, params=params)
+        status = response.status_code
+        if status == 404 and missing_ok:
+            return None
+        if status != 200:
+            raise CatalogUnavailable(f"{self._where(what)}: HTTP {status}")
         try:
-            response = self._client.post(
-                f"{self.base_url}/api/catalog/refresh", json={"entityRef": wanted}
-            )
+            return response.json()
+        except ValueError:
+            raise CatalogUnavailable(f"{self._where(what)}: the response is not JSON") from None
+
+    def _send(self, method: str, url: str, *, what: str, **kwargs: Any) -> httpx.Response:
+        """The response, or CatalogUnavailable for no answer or a refused token (never naming it)."""
+        where = self._where(what)
+        try:
+            response = self._client.request(method, url, **kwargs)
         except httpx.TimeoutException:
             raise CatalogUnavailable(f"{where}: timed out") from None
         except httpx.HTTPError as exc:
@@ -173,34 +193,10 @@ class BackstageCatalog:
             raise CatalogUnavailable(
                 f"{where}: HTTP {response.status_code}, the catalog token {refused}"
             )
-        if not 200 <= response.status_code < 300:
-            raise CatalogUnavailable(f"{where}: HTTP {response.status_code}")
+        return response
 
-    def _get_json(
-        self, url: str, params: Mapping[str, str | int], *, what: str, missing_ok: bool = False
-    ) -> Any:
-        where = f"Backstage catalog at {self._shown}: {what}"
-        try:
-            response = self._client.get(url, params=params)
-        except httpx.TimeoutException:
-            raise CatalogUnavailable(f"{where}: timed out") from None
-        except httpx.HTTPError as exc:
-            raise CatalogUnavailable(
-                f"{where}: request failed ({self._redact(type(exc).__name__)}: "
-                f"{self._redact(str(exc))})"
-            ) from None
-        status = response.status_code
-        if status == 404 and missing_ok:
-            return None
-        if status in (401, 403):
-            refused = "was refused" if self._token else "is missing (no token configured)"
-            raise CatalogUnavailable(f"{where}: HTTP {status}, the catalog token {refused}")
-        if status != 200:
-            raise CatalogUnavailable(f"{where}: HTTP {status}")
-        try:
-            return response.json()
-        except ValueError:
-            raise CatalogUnavailable(f"{where}: the response is not JSON") from None
+    def _where(self, what: str) -> str:
+        return f"Backstage catalog at {self._shown}: {what}"
 
     def _redact(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
