@@ -104,6 +104,7 @@ def test_served_means_microcks_holds_the_last_good_content(client: TestClient):
     assert (orders["default"]["status"], orders["default"]["served"]) == ("error", False)
     assert orders["default"]["mockUrl"] is None
     assert orders["default"]["serviceId"] is None
+    assert orders["default"]["lastSuccessAt"] == "2030-01-01T12:00:00.000Z"  # when it last worked
     # a finished delete is gone; a delete under way is not served
     assert set(users) == {"going"}
     assert users["going"]["served"] is False

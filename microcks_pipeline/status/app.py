@@ -36,6 +36,7 @@ from microcks_pipeline.status.entities import (
 from microcks_pipeline.status.metrics import StatusCollector
 from microcks_pipeline.store import StatusStore
 from microcks_pipeline.store.migrate import head_revision
+from microcks_pipeline.store.schema import REF_LEN
 
 TOKEN_ENV = "MICROCKS_PIPELINE_STATUS_TOKEN"
 _log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def create_app(store: StatusStore, *, token: str | None = None) -> Starlette:
         ref = request.path_params["ref"].strip().lower()
         rows = store.view_rows(ref)
         if not rows:
-            return _error(404, f"no entity {ref!r} in the status store")
+            return _error(404, f"no entity {ref[:REF_LEN]!r} in the status store")
         return JSONResponse(entity_view(ref, rows))
 
     def metrics(request: Request) -> Response:

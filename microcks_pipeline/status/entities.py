@@ -49,7 +49,7 @@ def mock_view(row: Any) -> dict[str, Any]:
         "mockUrl": row.mock_url if served else None,
         "includeInSwagger": row.include_in_swagger is not False,  # the format's default: true
         "lastError": row.last_error,
-        "lastSuccessAt": iso(row.last_success_at) if row.mock_url else None,
+        "lastSuccessAt": iso(row.last_success_at) if row.desired_action == "reconcile" else None,
         "serviceId": row.microcks_service_id if served else None,
         "serviceName": row.service_name,
         "serviceVersion": row.microcks_version_id,
