@@ -504,7 +504,12 @@ def test_status_service_runs_from_the_code_location_image_as_non_root() -> None:
     assert container["command"] == STATUS_COMMAND
     assert container["ports"][0]["containerPort"] == 8090
     assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    # a database outage must not restart the pod: liveness only asks that the process answers
+    assert container["livenessProbe"] == {
+        **container["livenessProbe"],
+        "tcpSocket": {"port": "http"},
+    }
+    assert "httpGet" not in container["livenessProbe"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
