@@ -9,6 +9,7 @@ import dagster as dg
 from microcks_pipeline.core.errors import AuthError, PipelineError, TransientError
 from microcks_pipeline.defs.outcome import entity_failure, entity_mocks, sync_metadata
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
+from microcks_pipeline.defs.settings import Settings
 from microcks_pipeline.defs.tags import is_forced
 from microcks_pipeline.microcks import MicrocksClient
 from microcks_pipeline.sources.artifacts import ArtifactReader
@@ -45,6 +46,7 @@ def sync_or_fail(
             owner=owner,
             force=force,
             credentials=credentials,
+            lease_seconds=Settings.from_env().lease_seconds,
         )
     except AuthError as exc:
         raise MicrocksDown(

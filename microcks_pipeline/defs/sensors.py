@@ -19,14 +19,13 @@ from microcks_pipeline.defs.jobs import delete_entity_mocks, sync_batch_job, syn
 from microcks_pipeline.defs.partitions import (
     add_entity_partitions,
     entity_partitions,
-    entity_ref_of,
     partition_key,
     remove_entity_partitions,
 )
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
-from microcks_pipeline.defs.run_requests import BATCH_JOB, BATCH_OP, plan_runs
+from microcks_pipeline.defs.run_requests import plan_runs, run_entities
 from microcks_pipeline.defs.settings import Settings
-from microcks_pipeline.defs.tags import ENTITY_TAG
+from microcks_pipeline.defs.zombies import fail_zombie_runs
 from microcks_pipeline.store import StatusStore
 from microcks_pipeline.sync.processor import process_catalog
 from microcks_pipeline.sync.run_choice import removals_only
@@ -108,7 +107,7 @@ def _change_runs(
     held = _held_back(microcks, store, now)
     if held is not None:
         return [], held
-    due = _outside_runs(instance, store.due_entities(now=now))
+    due = _outside_runs(instance, store, store.due_entities(now=now))
     return _due_runs(instance, store, due, now), None
 
 
@@ -153,26 +152,19 @@ def _batch_runs(
     return list(plan.run_requests)
 
 
-def _run_entities(run: dg.DagsterRun) -> list[str]:
-    """The entities a run works on: a batch's list, an entity run's tag or partition."""
-    if run.job_name == BATCH_JOB:
-        config = (run.run_config or {}).get("ops", {}).get(BATCH_OP, {}).get("config", {})
-        return list(config.get("entity_refs", []))
-    if ENTITY_TAG in run.tags:
-        return [run.tags[ENTITY_TAG]]
-    key = run.tags.get("dagster/partition")
-    return [entity_ref_of(key)] if key else []
-
-
 def _outside_runs(
-    instance: dg.DagsterInstance, due: Mapping[str, Sequence[StatusRow]]
+    instance: dg.DagsterInstance, store: StatusStore, due: Mapping[str, Sequence[StatusRow]]
 ) -> dict[str, Sequence[StatusRow]]:
     """The due entities that no queued or running run will handle: never hand those to a second
     run (it would only find nothing to claim, or race the first for it). Run keys cannot do
-    this: Dagster scopes them to the sensor, and both sensors request these runs."""
+    this: Dagster scopes them to the sensor, and both sensors request these runs. A zombie run
+    (started, silent for the lease time) covers nothing: it is marked failed here."""
+    records = instance.get_run_records(filters=dg.RunsFilter(statuses=_IN_FLIGHT))
+    dead = fail_zombie_runs(instance, records, store)
     busy: set[str] = set()
-    for run in instance.get_runs(filters=dg.RunsFilter(statuses=_IN_FLIGHT)):
-        busy.update(_run_entities(run))
+    for record in records:
+        if record.dagster_run.run_id not in dead:
+            busy.update(run_entities(record.dagster_run))
     return {ref: rows for ref, rows in due.items() if ref not in busy}
 
 
@@ -242,7 +234,7 @@ def _sync_tick(
     if not due:
         return dg.SensorResult(skip_reason=f"nothing due{cleanup}{_errors(store)}")
     waiting = len(due)
-    due = _outside_runs(instance, due)
+    due = _outside_runs(instance, store, due)
     if not due:
         return dg.SensorResult(
             skip_reason=f"{waiting} due entities wait for their queued or running runs{cleanup}"

@@ -296,6 +296,7 @@ def sync_entity(
     force: bool = False,
     now: datetime | None = None,
     credentials: str | None = None,
+    lease_seconds: float = LEASE_SECONDS,
 ) -> EntitySyncResult:
     """Claim the entity's due rows (all of them when `force`), apply them, record the outcome.
 
@@ -303,7 +304,7 @@ def sync_entity(
     (auth, no connection) set the global backoff, put the rows back and are raised;
     `credentials` (their sha256 fingerprint) is kept with an auth backoff.
     """
-    rows = store.claim(entity_ref, owner, lease_seconds=LEASE_SECONDS, force=force, now=now)
+    rows = store.claim(entity_ref, owner, lease_seconds=lease_seconds, force=force, now=now)
     if not rows:
         return EntitySyncResult(entity_ref=entity_ref, claimed=0)
     rec = _Recorder(store, entity_ref, owner, now)
