@@ -19,9 +19,9 @@ from microcks_fixtures import (
 from microcks_pipeline.core.errors import AuthError, TransientError
 from microcks_pipeline.core.identity import service_version
 from microcks_pipeline.microcks import (
-    MicrocksBusy,
     MicrocksClient,
     MicrocksRejected,
+    MicrocksUnreachable,
     TokenProvider,
 )
 
@@ -144,13 +144,14 @@ def test_a_token_is_renewed_refresh_margin_seconds_before_it_expires() -> None:
     assert _statuses(m, "/auth/") == [200, 200]
 
 
-def test_a_failing_token_endpoint_is_transient() -> None:
+def test_a_failing_token_endpoint_is_microcks_wide_and_transient() -> None:
     m = in_process()
     m.app.state.faults.fail_next(1, 503, path_prefix="/auth/")
 
-    with pytest.raises(MicrocksBusy) as caught:
+    with pytest.raises(MicrocksUnreachable) as caught:  # shared by every run, like Microcks down
         m.client.get_service(ENTITY_NAME, VERSION)
 
+    assert "token endpoint" in str(caught.value) and "HTTP 503" in str(caught.value)
     assert isinstance(caught.value, TransientError)
     assert m.client.calls == 0
 

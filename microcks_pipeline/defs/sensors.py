@@ -32,6 +32,7 @@ from microcks_pipeline.sync.run_choice import removals_only
 from microcks_pipeline.sync.tick_messages import (
     catalog_message,
     errors_named,
+    retries_named,
     row_errors,
     runs_message,
 )
@@ -232,7 +233,8 @@ def _sync_tick(
         return dg.SensorResult(skip_reason=f"{held} ({len(due)} entities waiting){cleanup}")
     # Entities of a queued or running run wait for it, also the last few a batch has not reached.
     if not due:
-        return dg.SensorResult(skip_reason=f"nothing due{cleanup}{_errors(store)}")
+        idle = f"nothing due{cleanup}{_retries(store, now)}{_errors(store)}"
+        return dg.SensorResult(skip_reason=idle)
     waiting = len(due)
     due = _outside_runs(instance, store, due)
     if not due:
@@ -242,6 +244,12 @@ def _sync_tick(
     requests = _due_runs(instance, store, due, now)
     context.log.info(runs_message(due, len(requests)) + cleanup)
     return dg.SensorResult(run_requests=requests)
+
+
+def _retries(store: StatusStore, now: datetime) -> str:
+    """ "; 1 waiting for a retry: api:default/x (default: reason; next try 12:00:05 UTC)"."""
+    named = retries_named(store.waiting_for_retry(now=now))
+    return f"; {named}" if named else ""
 
 
 def _errors(store: StatusStore) -> str:

@@ -224,6 +224,20 @@ class Completion(StoreBase):
                 out.setdefault(row.entity_ref, []).append(row)
         return out
 
+    def waiting_for_retry(
+        self, *, now: datetime | None = None, limit: int = 1000
+    ) -> list[StatusRow]:
+        """Pending rows backing off after a failure (next attempt after `now`), soonest first."""
+        now = _utc(now)
+        stmt = (
+            sa.select(_t)
+            .where(_t.c.status == "pending", _t.c.next_attempt_at > now)
+            .order_by(_t.c.next_attempt_at, _t.c.id)
+            .limit(limit)
+        )
+        with self._tx(write=False) as conn:
+            return [_status_row(r) for r in conn.execute(stmt)]
+
     # -- runs that ended while holding leases (see defs/run_failures.py) ---------------------
 
     def release_run(self, owner: str, reason: str, *, now: datetime | None = None) -> int:

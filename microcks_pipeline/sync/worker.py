@@ -304,6 +304,7 @@ def sync_entity(
     (auth, no connection) set the global backoff, put the rows back and are raised;
     `credentials` (their sha256 fingerprint) is kept with an auth backoff.
     """
+    _wait_for_global_backoff(store, now, credentials)
     rows = store.claim(entity_ref, owner, lease_seconds=lease_seconds, force=force, now=now)
     if not rows:
         return EntitySyncResult(entity_ref=entity_ref, claimed=0)
@@ -330,6 +331,21 @@ def sync_entity(
     paused = _count_server_errors(store, entity_ref, done, now)
     removed = desired is None and bool(removable_entities(store, refs={entity_ref}))
     return rec.result(len(rows), done.calls, removed, paused)
+
+
+def _wait_for_global_backoff(
+    store: StatusStore, now: datetime | None, credentials: str | None
+) -> None:
+    """Raise while a global backoff is in force: every run waits, none touches Microcks or the
+    rows (a queued run started after the backoff began included). An auth backoff does not
+    hold back credentials other than the refused ones."""
+    backoff = store.global_backoff(now=now)
+    if backoff is None:
+        return
+    if backoff.kind == "auth" and credentials is not None and backoff.credentials != credentials:
+        return
+    until = backoff.until if backoff.until.tzinfo else backoff.until.replace(tzinfo=UTC)
+    raise TransientError(f"waiting until {until:%H:%M:%S} UTC: {backoff.reason}")
 
 
 def _microcks_wide(
