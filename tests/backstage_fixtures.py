@@ -1,8 +1,10 @@
 """A real Backstage catalog backend for the tests: `tests/backstage/` (package.json and
 package-lock.json, installed by `make backstage-deps` with `npm ci` into its ignored
 node_modules) started with Node.js, an in-memory SQLite database, a static external-access
-token and one `url` location: the sample catalog, served over http on 127.0.0.1 by a Python
-file server (`backend.reading.allow` lets Backstage read from it).
+token and one `url` location: the sample catalog (or a test's own), served over http on
+127.0.0.1 by a Python file server (`backend.reading.allow` lets Backstage read from it). The
+repository's catalog module (`backstage/`) is installed there and decorates API entities when
+a status service URL is given.
 
 Skipped where Node.js is missing, except on CI (CI=true), where that fails the suite.
 """
@@ -33,6 +35,7 @@ PACKAGE = HERE / "backstage"
 SAMPLE_CATALOG = HERE.parent / "examples" / "catalog"
 TOKEN = "backstage-static-token-for-tests-42"
 ORPHAN = "backstage.io/orphan"
+MODULE = "@microcks-pipeline/plugin-catalog-backend-module-microcks-status"  # backstage/
 
 
 def require_node() -> str:
@@ -42,10 +45,12 @@ def require_node() -> str:
         if os.environ.get("CI") == "true":
             pytest.fail("Node.js is required on CI for the real-Backstage tests")
         pytest.skip("Node.js is not installed: the real-Backstage tests need it")
-    if not (PACKAGE / "node_modules" / "@backstage" / "backend-defaults").is_dir():
+    installed = PACKAGE / "node_modules"
+    if not all((installed / name).is_dir() for name in ("@backstage/backend-defaults", MODULE)):
         pytest.fail(
             "the Backstage test backend is not installed: run `make backstage-deps` "
-            "(npm ci in tests/backstage), which `make test` does when Node.js is present"
+            "(builds backstage/, then npm ci in tests/backstage), which `make test` does when "
+            "Node.js is present"
         )
     return node
 
@@ -99,8 +104,9 @@ class Backstage:
             time.sleep(0.25)
 
 
-def app_config(port: int, files_port: int) -> dict[str, Any]:
-    return {
+def app_config(port: int, files_port: int, status: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Backstage's app-config; `status` is the module's `microcksPipeline.status` section."""
+    config: dict[str, Any] = {
         "backend": {
             "baseUrl": f"http://127.0.0.1:{port}",
             "listen": {"host": "127.0.0.1", "port": port},
@@ -124,6 +130,9 @@ def app_config(port: int, files_port: int) -> dict[str, Any]:
             ],
         },
     }
+    if status is not None:
+        config["microcksPipeline"] = {"status": status}
+    return config
 
 
 @contextmanager
@@ -143,12 +152,15 @@ def file_server(folder: Path) -> Iterator[int]:
 
 
 @contextmanager
-def running_backstage(workdir: Path) -> Iterator[Backstage]:
-    """Copy the sample catalog under `workdir`, serve it, start Backstage on it and wait until
-    it lists every API of the sample; stops both afterwards."""
+def running_backstage(
+    workdir: Path, catalog: Path = SAMPLE_CATALOG, status: dict[str, Any] | None = None
+) -> Iterator[Backstage]:
+    """Copy `catalog` under `workdir`, serve it, start Backstage on it (with the catalog
+    module's `status` settings, if any) and wait until it lists every API of the catalog;
+    stops both afterwards."""
     node = require_node()
     catalog_dir = workdir / "catalog"
-    shutil.copytree(SAMPLE_CATALOG, catalog_dir)
+    shutil.copytree(catalog, catalog_dir)
     expected = {
         doc["metadata"]["name"]
         for path in catalog_dir.rglob("catalog-info.yaml")
@@ -158,7 +170,7 @@ def running_backstage(workdir: Path) -> Iterator[Backstage]:
     with file_server(catalog_dir) as files_port:
         port = free_port()
         config = workdir / "app-config.yaml"
-        config.write_text(json.dumps(app_config(port, files_port)))  # JSON is YAML
+        config.write_text(json.dumps(app_config(port, files_port, status)))  # JSON is YAML
         log = workdir / "backstage.log"
         with log.open("wb") as out:
             process = subprocess.Popen(

@@ -135,6 +135,20 @@ def test_dagster_yaml_retries_runs_that_died_but_no_failed_step(production_home:
         assert instance.run_retries_retry_on_asset_or_op_failure is False
 
 
+def test_dagster_yaml_monitors_runs_so_a_stuck_start_frees_its_entity(
+    production_home: Path,
+) -> None:
+    with dg.DagsterInstance.from_config(str(production_home)) as instance:
+        assert instance.run_monitoring_enabled
+        # Short enough that a run stuck STARTING does not hold its entity's slot for long,
+        # long enough for a pod to pull the image and start.
+        assert 60 <= instance.run_monitoring_start_timeout_seconds <= 600
+        assert instance.run_monitoring_settings["cancel_timeout_seconds"] > 0
+        # The default launcher cannot resume a run; a positive value would be a lie.
+        assert instance.run_monitoring_max_resume_run_attempts == 0
+        assert 0 < instance.run_monitoring_poll_interval_seconds <= 120
+
+
 def test_dagster_yaml_without_its_variables_fails_clearly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

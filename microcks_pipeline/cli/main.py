@@ -195,8 +195,16 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 ]
 
 
+# What `--help` tells a user (the module docstring above is for developers).
+DESCRIPTION = (
+    "Keep Microcks mocks equal to what a Backstage catalog declares in microcks.yaml files. "
+    "The sync itself runs in Dagster (`dagster dev` or a deployment); these commands check "
+    "files, preview a sync and run the local demo."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="microcks-pipeline", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="microcks-pipeline", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     for add in COMMANDS:
         add(commands)
