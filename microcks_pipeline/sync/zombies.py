@@ -2,10 +2,10 @@
 
 A run whose worker died with its node (worker and code server killed together) stays STARTED
 for ever: nothing is left to notice. Its leases expire after the lease time, and then the run
-covers its entities only on paper. A run is judged a zombie when it started more than a lease
-time ago and shows no sign of life within the last lease time (no live lease, no event written):
-a working run holds the lease of the entity it works on (a batch, the current one) and writes
-an event per mock it finishes. Pure: the caller reads the runs and their signs of life.
+covers its entities only on paper. A run is judged a zombie when its step started more than a
+lease time ago and it shows no sign of life within the last lease time (no live lease, no event
+written): a working run holds the lease of the entity it works on (a batch, the current one)
+and writes an event per mock it finishes. Pure: the caller reads the runs and their signs of life.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 @dataclass(frozen=True)
 class StartedRun:
-    """A run Dagster still shows as starting or started, with when it started (or was created)."""
+    """A run Dagster still shows as starting or started, with when its work started."""
 
     run_id: str
     started_at: datetime
@@ -33,8 +33,8 @@ def zombies(candidates: Iterable[StartedRun], alive: set[str], lease: timedelta)
     seconds = int(lease.total_seconds())
     return {
         r.run_id: (
-            f"marked failed by the sync sensor: started {r.started_at:%Y-%m-%d %H:%M:%S} UTC, "
-            f"it has held no lease and written no event for the lease time ({seconds} s); its "
+            f"marked failed by the sync sensor: working since {r.started_at:%Y-%m-%d %H:%M:%S} "
+            f"UTC, it has held no lease and written no event for the lease time ({seconds} s); its "
             "worker is gone (killed, or lost with its node), so its entities are due again"
         )
         for r in candidates
