@@ -155,8 +155,10 @@ class Topology:
         raise TopologyError(f"code server not healthy:\n{log_tail(self.log('code-server'))}")
 
     def start(self) -> None:
+        """The code server (unless one runs already), then the daemon and the webserver."""
         self.prepare()
-        self.start_code_server()
+        if self.code_server is None or self.code_server.poll() is not None:
+            self.start_code_server()
         workspace = ["-w", str(self.workspace)]
         self.daemon = self._start("daemon", [str(BIN / "dagster-daemon"), "run", *workspace])
         self.webserver = self._start(
@@ -185,6 +187,8 @@ class Topology:
         for proc in (self.webserver, self.daemon, self.code_server, *self.retired):
             if proc is not None:
                 stop_group(proc, grace=5)
+        self.webserver = self.daemon = self.code_server = None
+        self.retired = []
 
 
 def pipeline_env(
@@ -228,3 +232,23 @@ def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
         if message.startswith("Started process for run (pid: "):
             return int(message.split("pid: ")[1].rstrip(").").strip())
     return None
+
+
+def process_tree(root: int) -> list[int]:
+    """The pids below `root` (children, grandchildren, ...), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry.name}/stat").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
