@@ -204,6 +204,7 @@ class DagsterFigures:
     event_rows: int = 0
     event_bytes: int = 0
     runs: int = 0
+    timeline: str = ""
     hour: dict[str, float] = field(default_factory=dict)
 
 
@@ -234,7 +235,7 @@ def dagster_side(
             topology.prepare()
             topology.start_code_server()
             before = event_log(database)
-            start = time.monotonic()
+            start, since = time.monotonic(), time.time()
             topology.start()  # the daemon and the webserver (the code server runs already)
             roots = {
                 "daemon": lambda: topology.daemon.pid if topology.daemon else 0,
@@ -256,7 +257,9 @@ def dagster_side(
             figures.event_rows, figures.event_bytes = after[0] - before[0], after[1] - before[1]
             ticks = stored_ticks(database)
             with _instance(env) as instance:
-                figures.runs = len(instance.get_run_records())
+                records = instance.get_run_records()
+            figures.runs = len(records)
+            figures.timeline = _timeline(records, since)
             topology.stop()  # the simulated hour evaluates the sensors here instead
             figures.hour = unchanged_hour(env, url, secret, catalog, database, store, hour_fraction)
             figures.hour["tick_bytes_each"] = ticks[1] / ticks[0] if ticks[0] else 0.0
@@ -264,6 +267,21 @@ def dagster_side(
             topology.stop()
             store.dispose()
     return figures
+
+
+def _timeline(records: list[dg.RunRecord], since: float) -> str:
+    """When the runs were requested, started and ended, from the daemon's start (epoch `since`)."""
+    if not records:
+        return "no run"
+    created = [r.create_timestamp.timestamp() - since for r in records]
+    started = [(r.start_time or since) - since for r in records]
+    ended = [(r.end_time or since) - since for r in records]
+    spans = sorted((r.end_time or 0) - (r.start_time or 0) for r in records)
+    return (
+        f"requested +{min(created):.1f}..+{max(created):.1f} s, started "
+        f"+{min(started):.1f}..+{max(started):.1f} s, ended +{min(ended):.1f}..+{max(ended):.1f} s"
+        f" (longest run {spans[-1]:.1f} s)"
+    )
 
 
 @contextmanager
@@ -392,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     ratio = dagster.seconds / plain["seconds"]
     print(f"  dagster         {dagster.seconds:8.1f} s  ({ratio:.2f}x the plain loop)")
-    print(f"  runs            {dagster.runs}")
+    print(f"  runs            {dagster.runs}: {dagster.timeline}")
     print(f"  peak RSS plain loop process      {_mib(plain['peak_kib'])} (baseline 1.00x)")
     for role, kib in sorted(dagster.peaks.items()):
         print(f"  peak RSS {role:24s} {_mib(kib)} ({kib / plain['peak_kib']:.2f}x)")

@@ -12,6 +12,7 @@ newer desired state as done.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +45,10 @@ from microcks_pipeline.sync.loader import load_entity_desired
 from microcks_pipeline.sync.reconcile import MockOutcome, reconcile_entity
 
 LEASE_SECONDS = 300.0
+# How long a check that found no global backoff holds in this process (a batch run's entities
+# would otherwise pay a query each; a backoff set meanwhile is seen this much later at most).
+BACKOFF_CHECK_SECONDS = 2.0
+_clear_seen = [float("-inf")]  # monotonic time of the last check that found none
 ENTITY_MISSING = "entity not in the catalog any more; waiting for the catalog sensor to confirm"
 
 
@@ -339,8 +344,12 @@ def _wait_for_global_backoff(
     """Raise while a global backoff is in force: every run waits, none touches Microcks or the
     rows (a queued run started after the backoff began included). An auth backoff does not
     hold back credentials other than the refused ones."""
+    if now is None and time.monotonic() - _clear_seen[0] < BACKOFF_CHECK_SECONDS:
+        return  # a batch checks every few seconds, not before each of its entities
     backoff = store.global_backoff(now=now)
     if backoff is None:
+        if now is None:
+            _clear_seen[0] = time.monotonic()
         return
     if backoff.kind == "auth" and credentials is not None and backoff.credentials != credentials:
         return
@@ -382,6 +391,7 @@ def _back_off(
         reason = f"{failing_entities} entities met Microcks errors within a minute: {reason}"
     kw: dict[str, Any] = {"kind": "auth", "credentials": credentials} if auth else {}
     store.set_global_backoff(until, reason, **kw)
+    _clear_seen[0] = float("-inf")  # this process's next entity must see it
     return True
 
 
