@@ -14,10 +14,12 @@ from microcks_fixtures import (
     in_process,
     openapi_main,
     over_http,
+    server_config,
 )
 
 from microcks_pipeline.core.errors import AuthError, TransientError
 from microcks_pipeline.core.identity import service_version
+from microcks_pipeline.localserver import running_server
 from microcks_pipeline.microcks import (
     MicrocksClient,
     MicrocksRejected,
@@ -170,3 +172,16 @@ def test_neither_secret_nor_token_reaches_any_log_line(caplog: pytest.LogCapture
     assert token and token not in str(caught.value)
     assert caplog.records  # httpx did log the requests
     assert SECRET not in caplog.text and token not in caplog.text
+
+
+def test_a_token_endpoint_that_does_not_answer_in_time_is_microcks_wide() -> None:
+    with running_server(server_config()) as server:
+        tokens = TokenProvider(server.base_url, CLIENT_ID, SECRET, timeout=0.3)
+        server.app.state.faults.add_latency(2.0, path_prefix="/auth/", count=1)
+
+        with pytest.raises(MicrocksUnreachable) as caught:  # every run would wait the same
+            tokens.token()
+
+        assert "token endpoint" in str(caught.value)
+        assert "did not answer in time" in str(caught.value)
+        assert tokens.token()  # answered once it is back
