@@ -152,14 +152,16 @@ def measure_latency(edits: int) -> list[float]:
 
 
 @contextmanager
-def microcks_server(secret: str, log: Path) -> Iterator[str]:
+def microcks_server(secret: str, log: Path, *, faults: bool = False) -> Iterator[str]:
     """A fresh local Microcks-compatible server in its own process (no GIL shared with the
-    measured code), auth on; yields its base URL."""
+    measured code), auth on; yields its base URL. `faults`: its /_faults endpoints (the
+    request log) on."""
     port = _free_port()
     env = {**os.environ, "MICROCKS_CLIENT_SECRET": secret}
     command = [sys.executable, "-m", "microcks_pipeline.cli", "serve-microcks"]
     proc = subprocess.Popen(
-        [*command, "--port", str(port), "--client-id", demo.CLIENT_ID],
+        [*command, "--port", str(port), "--client-id", demo.CLIENT_ID]
+        + (["--faults"] if faults else []),
         env=env,
         stdout=subprocess.PIPE,
         stderr=open(log, "ab"),  # noqa: SIM115 - closed with the process

@@ -4,7 +4,11 @@ ticks and runs, and it is read back from the Dagster instance as the UI shows it
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 from dagster_fixtures import MANAGED, World
+
+from microcks_pipeline.definitions import defs
+from microcks_pipeline.defs import report as report_module
 
 REPORT = dg.AssetKey("sync_status_report")
 PETSTORE = "api:default/petstore"
@@ -74,3 +78,30 @@ def test_a_mock_in_error_is_listed_first_with_its_reason_and_no_url(world: World
     assert "petstore-examples.yaml" in top["last_error"]
     assert top["mock_url"] == ""  # its service was deleted
     assert world.get(rows_of(meta)[(PETSTORE, "fallback")]["mock_url"]).status_code == 200
+
+
+def test_a_large_table_is_reported_as_counts_and_the_rows_needing_attention(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(report_module, "FULL_TABLE_ROWS", 3)  # the sample's 9 rows are "large"
+    world.sync()
+    first = world.tick("status_report_sensor")
+    (world.catalog_dir / "petstore/mocks/default/petstore-examples.yaml").unlink()
+    world.sync()
+
+    world.tick("status_report_sensor", cursor=first.cursor)
+
+    meta = report(world)
+    assert list(rows_of(meta)) == [(PETSTORE, "default")]  # the row in error, not the 8 others
+    assert meta["rows"] == 9 and meta["count/completed"] == 8 and meta["count/error"] == 1
+    assert meta["shown"] == (
+        "1 of 9 rows (those not completed); every row: materialize sync_status_report "
+        "(status_report_job)"
+    )
+
+    clicked = defs.resolve_job_def("status_report_job").execute_in_process(
+        instance=world.instance, resources=world.resources
+    )
+
+    assert clicked.success
+    assert len(rows_of(report(world))) == 9 and report(world)["shown"] == "9 of 9 rows"

@@ -14,14 +14,16 @@ from microcks_fixtures import (
     in_process,
     openapi_main,
     over_http,
+    server_config,
 )
 
 from microcks_pipeline.core.errors import AuthError, TransientError
 from microcks_pipeline.core.identity import service_version
+from microcks_pipeline.localserver import running_server
 from microcks_pipeline.microcks import (
-    MicrocksBusy,
     MicrocksClient,
     MicrocksRejected,
+    MicrocksUnreachable,
     TokenProvider,
 )
 
@@ -144,13 +146,14 @@ def test_a_token_is_renewed_refresh_margin_seconds_before_it_expires() -> None:
     assert _statuses(m, "/auth/") == [200, 200]
 
 
-def test_a_failing_token_endpoint_is_transient() -> None:
+def test_a_failing_token_endpoint_is_microcks_wide_and_transient() -> None:
     m = in_process()
     m.app.state.faults.fail_next(1, 503, path_prefix="/auth/")
 
-    with pytest.raises(MicrocksBusy) as caught:
+    with pytest.raises(MicrocksUnreachable) as caught:  # shared by every run, like Microcks down
         m.client.get_service(ENTITY_NAME, VERSION)
 
+    assert "token endpoint" in str(caught.value) and "HTTP 503" in str(caught.value)
     assert isinstance(caught.value, TransientError)
     assert m.client.calls == 0
 
@@ -169,3 +172,16 @@ def test_neither_secret_nor_token_reaches_any_log_line(caplog: pytest.LogCapture
     assert token and token not in str(caught.value)
     assert caplog.records  # httpx did log the requests
     assert SECRET not in caplog.text and token not in caplog.text
+
+
+def test_a_token_endpoint_that_does_not_answer_in_time_is_microcks_wide() -> None:
+    with running_server(server_config()) as server:
+        tokens = TokenProvider(server.base_url, CLIENT_ID, SECRET, timeout=0.3)
+        server.app.state.faults.add_latency(2.0, path_prefix="/auth/", count=1)
+
+        with pytest.raises(MicrocksUnreachable) as caught:  # every run would wait the same
+            tokens.token()
+
+        assert "token endpoint" in str(caught.value)
+        assert "did not answer in time" in str(caught.value)
+        assert tokens.token()  # answered once it is back

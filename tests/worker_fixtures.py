@@ -17,7 +17,8 @@ from microcks_pipeline.sources.artifacts import ArtifactReader
 from microcks_pipeline.sources.catalog import FilesystemCatalog
 from microcks_pipeline.store import StatusStore
 from microcks_pipeline.sync.processor import ScanCache, process_catalog
-from microcks_pipeline.sync.worker import EntitySyncResult, sync_entity
+from microcks_pipeline.sync.recorder import EntitySyncResult
+from microcks_pipeline.sync.worker import sync_entity
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "catalog"
 ORDERS = "api:default/orders-api"

@@ -289,7 +289,9 @@ def _release(row: StatusRow) -> Transition:
 # ---- the global backoff ---------------------------------------------------------------------
 
 AUTH_BACKOFF = timedelta(minutes=2)
-OUTAGE_BACKOFF = timedelta(seconds=30)
+# An outage (Microcks or its token endpoint) is tried again every 15 s, so work resumes within
+# 30 s of it ending: what is left of the backoff, a sync tick, a run's start.
+OUTAGE_BACKOFF = timedelta(seconds=15)
 # One entity's 5xx or 429 is that entity's trouble; this many distinct entities meeting one
 # within the window is Microcks' trouble, and pauses every run.
 CROSS_ENTITY_FAILURES = 3

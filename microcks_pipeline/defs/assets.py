@@ -59,11 +59,13 @@ def microcks_services(
 @dg.asset(
     group_name=GROUP,
     description="The status table: one row per (entity, mock). status_report_sensor refreshes "
-    "it whenever the table changes.",
+    "it whenever the table changes (a large table as counts plus the rows not completed); "
+    "materialize it for every row.",
 )
 def sync_status_report(
     context: dg.AssetExecutionContext, status_store: StatusStoreResource
 ) -> dg.MaterializeResult:
+    # On demand (a click): every row, where the sensor's refreshes show a bounded table.
     return dg.MaterializeResult(
-        metadata=report_metadata(status_store.store().rows(), context.instance)
+        metadata=report_metadata(status_store.store().rows(), context.instance, full=True)
     )

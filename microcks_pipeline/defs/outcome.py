@@ -15,7 +15,7 @@ import dagster as dg
 from microcks_pipeline.core.desired import EntityDesired
 from microcks_pipeline.core.model import StatusRow
 from microcks_pipeline.microcks.errors import safe_url
-from microcks_pipeline.sync.worker import EntitySyncResult
+from microcks_pipeline.sync.recorder import EntitySyncResult
 
 
 def _md_cell(value: object) -> str:

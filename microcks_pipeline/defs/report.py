@@ -8,6 +8,12 @@ entity's latest `microcks_services` event shows (a URL that answers), never a Mi
 The sensor reports the report as a materialization whenever the status table or the entities'
 latest events changed (a digest in its cursor), so it is never "Never materialized" and needs
 no run: a run costs a process start, a reported event one database write.
+
+Bounded: the event log keeps every report, so at 10,000 entities a full table on every change
+would write megabytes an hour. A small table (FULL_TABLE_ROWS rows or fewer) is reported whole;
+a larger one as the counts plus the rows needing attention (in error first, then pending and
+leased, ATTENTION_ROWS at most). The full table is one click away: materializing
+`sync_status_report` (its job, or the UI's Materialize) reports every row, once, on demand.
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ if TYPE_CHECKING:  # pandas is imported where the report is built: every run pro
 
 REPORT = dg.AssetKey("sync_status_report")
 SERVICES = dg.AssetKey("microcks_services")
-REPORT_ROWS = 500  # rows shown in the UI table; the counts cover all of them
+FULL_TABLE_ROWS = 100  # a status table this small is reported whole by the sensor
+ATTENTION_ROWS = 100  # a larger one: at most this many rows not completed; counts cover all
+FULL_TABLE_HINT = "every row: materialize sync_status_report (status_report_job)"
 STATUS_ORDER = {"error": 0, "pending": 1, "leased": 2, "completed": 3}
 # (column, StatusRow field or None for a derived one), in the order shown.
 _COLUMNS: tuple[tuple[str, str | None], ...] = (
@@ -102,30 +110,41 @@ def _table(frame: pd.DataFrame) -> dg.TableMetadataValue:
 
     records = [
         dg.TableRecord({c: ("" if pd.isna(v) else str(v)) for c, v in row.items()})
-        for row in frame.head(REPORT_ROWS).to_dict(orient="records")
+        for row in frame.to_dict(orient="records")
     ]
     schema = dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in frame.columns])
     return dg.MetadataValue.table(records, schema=schema)
 
 
-def _shown(rows: Sequence[StatusRow]) -> list[StatusRow]:
+def _shown(rows: Sequence[StatusRow], full: bool) -> list[StatusRow]:
+    """The rows the table shows: all of them when `full` or few, else those needing attention."""
     ordered = sorted(rows, key=lambda r: (STATUS_ORDER.get(r.status, 9), r.entity_ref, r.mock_id))
-    return ordered[:REPORT_ROWS]
+    if full or len(ordered) <= FULL_TABLE_ROWS:
+        return ordered
+    return [r for r in ordered if r.status != "completed"][:ATTENTION_ROWS]
 
 
-def report_metadata(rows: Sequence[StatusRow], instance: dg.DagsterInstance) -> dict[str, Any]:
-    """The report's metadata: the table, and counts per status over every row."""
-    frame = status_frame(rows, mock_urls(instance, _shown(rows)))
-    counts = frame["status"].value_counts().to_dict() if not frame.empty else {}
+def report_metadata(
+    rows: Sequence[StatusRow], instance: dg.DagsterInstance, *, full: bool = False
+) -> dict[str, Any]:
+    """The report's metadata: counts per status over every row, and the table of `_shown`
+    rows (every row when `full`)."""
+    shown = _shown(rows, full)
+    frame = status_frame(shown, mock_urls(instance, shown))
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
     meta: dict[str, Any] = {
-        "dagster/row_count": len(frame),
-        "rows": len(frame),
-        "entities": int(frame["entity"].nunique()) if not frame.empty else 0,
+        "dagster/row_count": len(rows),
+        "rows": len(rows),
+        "entities": len({r.entity_ref for r in rows}),
         "status": _table(frame),
-        "counts": dg.MetadataValue.json({k: int(v) for k, v in sorted(counts.items())}),
+        "shown": f"{len(shown)} of {len(rows)} rows"
+        + ("" if len(shown) == len(rows) else f" (those not completed); {FULL_TABLE_HINT}"),
+        "counts": dg.MetadataValue.json(dict(sorted(counts.items()))),
     }
     for status in STATUS_ORDER:
-        meta[f"count/{status}"] = int(counts.get(status, 0))
+        meta[f"count/{status}"] = counts.get(status, 0)
     return meta
 
 

@@ -13,8 +13,8 @@ from datetime import datetime
 import dagster as dg
 
 from microcks_pipeline.core.model import StatusRow
-from microcks_pipeline.defs.partitions import partition_key
-from microcks_pipeline.defs.tags import sensor_tags
+from microcks_pipeline.defs.partitions import entity_ref_of, partition_key
+from microcks_pipeline.defs.tags import ENTITY_TAG, sensor_tags
 from microcks_pipeline.sync.run_choice import _digest, batch_chunks, deletes_only, entity_run_key
 
 SYNC_JOB = "sync_entity_job"
@@ -92,3 +92,14 @@ def _batches(
             run_config={"ops": {BATCH_OP: {"config": {"entity_refs": chunk}}}},
             tags=sensor_tags(batch=len(chunk)),
         )
+
+
+def run_entities(run: dg.DagsterRun) -> list[str]:
+    """The entities a run works on: a batch's list, an entity run's tag or partition."""
+    if run.job_name == BATCH_JOB:
+        config = (run.run_config or {}).get("ops", {}).get(BATCH_OP, {}).get("config", {})
+        return list(config.get("entity_refs", []))
+    if ENTITY_TAG in run.tags:
+        return [run.tags[ENTITY_TAG]]
+    key = run.tags.get("dagster/partition")
+    return [entity_ref_of(key)] if key else []

@@ -9,13 +9,15 @@ import dagster as dg
 from microcks_pipeline.core.errors import AuthError, PipelineError, TransientError
 from microcks_pipeline.defs.outcome import entity_failure, entity_mocks, sync_metadata
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
+from microcks_pipeline.defs.settings import Settings
 from microcks_pipeline.defs.tags import is_forced
 from microcks_pipeline.microcks import MicrocksClient
 from microcks_pipeline.sources.artifacts import ArtifactReader
 from microcks_pipeline.sources.catalog.entity import CatalogSource
 from microcks_pipeline.store import StatusStore
 from microcks_pipeline.sync.probe import answering_urls
-from microcks_pipeline.sync.worker import EntitySyncResult, sync_entity
+from microcks_pipeline.sync.recorder import EntitySyncResult
+from microcks_pipeline.sync.worker import sync_entity
 
 
 class MicrocksDown(dg.Failure):
@@ -45,6 +47,7 @@ def sync_or_fail(
             owner=owner,
             force=force,
             credentials=credentials,
+            lease_seconds=Settings.from_env().lease_seconds,
         )
     except AuthError as exc:
         raise MicrocksDown(

@@ -19,20 +19,20 @@ from microcks_pipeline.defs.jobs import delete_entity_mocks, sync_batch_job, syn
 from microcks_pipeline.defs.partitions import (
     add_entity_partitions,
     entity_partitions,
-    entity_ref_of,
     partition_key,
     remove_entity_partitions,
 )
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
-from microcks_pipeline.defs.run_requests import BATCH_JOB, BATCH_OP, plan_runs
+from microcks_pipeline.defs.run_requests import plan_runs, run_entities
 from microcks_pipeline.defs.settings import Settings
-from microcks_pipeline.defs.tags import ENTITY_TAG
+from microcks_pipeline.defs.zombies import fail_zombie_runs
 from microcks_pipeline.store import StatusStore
 from microcks_pipeline.sync.processor import process_catalog
 from microcks_pipeline.sync.run_choice import removals_only
 from microcks_pipeline.sync.tick_messages import (
     catalog_message,
     errors_named,
+    retries_named,
     row_errors,
     runs_message,
 )
@@ -108,7 +108,7 @@ def _change_runs(
     held = _held_back(microcks, store, now)
     if held is not None:
         return [], held
-    due = _outside_runs(instance, store.due_entities(now=now))
+    due = _outside_runs(instance, store, store.due_entities(now=now))
     return _due_runs(instance, store, due, now), None
 
 
@@ -153,26 +153,19 @@ def _batch_runs(
     return list(plan.run_requests)
 
 
-def _run_entities(run: dg.DagsterRun) -> list[str]:
-    """The entities a run works on: a batch's list, an entity run's tag or partition."""
-    if run.job_name == BATCH_JOB:
-        config = (run.run_config or {}).get("ops", {}).get(BATCH_OP, {}).get("config", {})
-        return list(config.get("entity_refs", []))
-    if ENTITY_TAG in run.tags:
-        return [run.tags[ENTITY_TAG]]
-    key = run.tags.get("dagster/partition")
-    return [entity_ref_of(key)] if key else []
-
-
 def _outside_runs(
-    instance: dg.DagsterInstance, due: Mapping[str, Sequence[StatusRow]]
+    instance: dg.DagsterInstance, store: StatusStore, due: Mapping[str, Sequence[StatusRow]]
 ) -> dict[str, Sequence[StatusRow]]:
     """The due entities that no queued or running run will handle: never hand those to a second
     run (it would only find nothing to claim, or race the first for it). Run keys cannot do
-    this: Dagster scopes them to the sensor, and both sensors request these runs."""
+    this: Dagster scopes them to the sensor, and both sensors request these runs. A zombie run
+    (started, silent for the lease time) covers nothing: it is marked failed here."""
+    records = instance.get_run_records(filters=dg.RunsFilter(statuses=_IN_FLIGHT))
+    dead = fail_zombie_runs(instance, records, store)
     busy: set[str] = set()
-    for run in instance.get_runs(filters=dg.RunsFilter(statuses=_IN_FLIGHT)):
-        busy.update(_run_entities(run))
+    for record in records:
+        if record.dagster_run.run_id not in dead:
+            busy.update(run_entities(record.dagster_run))
     return {ref: rows for ref, rows in due.items() if ref not in busy}
 
 
@@ -240,9 +233,10 @@ def _sync_tick(
         return dg.SensorResult(skip_reason=f"{held} ({len(due)} entities waiting){cleanup}")
     # Entities of a queued or running run wait for it, also the last few a batch has not reached.
     if not due:
-        return dg.SensorResult(skip_reason=f"nothing due{cleanup}{_errors(store)}")
+        idle = f"nothing due{cleanup}{_retries(store, now)}{_errors(store)}"
+        return dg.SensorResult(skip_reason=idle)
     waiting = len(due)
-    due = _outside_runs(instance, due)
+    due = _outside_runs(instance, store, due)
     if not due:
         return dg.SensorResult(
             skip_reason=f"{waiting} due entities wait for their queued or running runs{cleanup}"
@@ -250,6 +244,12 @@ def _sync_tick(
     requests = _due_runs(instance, store, due, now)
     context.log.info(runs_message(due, len(requests)) + cleanup)
     return dg.SensorResult(run_requests=requests)
+
+
+def _retries(store: StatusStore, now: datetime) -> str:
+    """ "; 1 waiting for a retry: api:default/x (default: reason; next try 12:00:05 UTC)"."""
+    named = retries_named(store.waiting_for_retry(now=now))
+    return f"; {named}" if named else ""
 
 
 def _errors(store: StatusStore) -> str:

@@ -36,6 +36,7 @@ AUDIT_CRON = "MICROCKS_PIPELINE_AUDIT_CRON"
 RETENTION_CRON = "MICROCKS_PIPELINE_RETENTION_CRON"
 RETENTION_DAYS = "MICROCKS_PIPELINE_EVENT_RETENTION_DAYS"
 ON_INVALID = "MICROCKS_PIPELINE_ON_INVALID"  # delete (default) | keep
+LEASE_SECONDS = "MICROCKS_PIPELINE_LEASE_SECONDS"
 
 # The sample catalog the demo and a bare `dagster dev` read when nothing else is configured.
 DEFAULT_CATALOG_ROOT = "examples/catalog"
@@ -130,6 +131,8 @@ class Settings:
     # An invalid mock's live services: "delete" (the documented contract) or "keep" (the last
     # good mock stays served while its row shows the error).
     on_invalid: str = "delete"
+    # How long a run's claim on an entity's rows holds; a run silent this long is a zombie.
+    lease_seconds: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -144,4 +147,5 @@ class Settings:
             retention_cron=env.get(RETENTION_CRON, "").strip() or cls.retention_cron,
             retention_days=env_int(env, RETENTION_DAYS, cls.retention_days),
             on_invalid=env_choice(env, ON_INVALID, ("delete", "keep")),
+            lease_seconds=env_int(env, LEASE_SECONDS, cls.lease_seconds),
         )

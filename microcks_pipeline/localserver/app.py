@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -29,6 +30,8 @@ from .mock_soap import serve_soap
 from .mocks import serve_mock
 from .store import Store
 
+UPLOAD_PATH = "/api/artifact/upload"
+
 
 class RequestLogMiddleware:
     """Records method, path and final status of every request except the fault controls."""
@@ -42,17 +45,32 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         status = {"code": 500}
+        answer = bytearray()
+        started = time.monotonic()
+        upload = scope["path"] == UPLOAD_PATH
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+            elif upload and message["type"] == "http.response.body" and len(answer) < 512:
+                answer.extend(message.get("body", b""))
             await send(message)
 
         try:
             await self.app(scope, receive, capture)
         finally:
             query = scope.get("query_string", b"").decode("latin-1")
-            self.log.record(Call(scope["method"], scope["path"], query, status["code"]))
+            service = answer.decode("utf-8", "replace") if status["code"] == 201 else ""
+            call = Call(
+                scope["method"],
+                scope["path"],
+                query,
+                status["code"],
+                started,
+                time.monotonic(),
+                service,
+            )
+            self.log.record(call)
 
 
 class FaultMiddleware:

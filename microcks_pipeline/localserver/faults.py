@@ -53,6 +53,9 @@ class Call:
     path: str
     query: str
     status: int
+    started: float = 0.0  # time.monotonic() when the request came in
+    ended: float = 0.0  # ... and when its answer was sent
+    service: str = ""  # an upload's 201 answer: the `name:version` it imported into
 
 
 @dataclass

@@ -30,8 +30,6 @@ import httpx
 from microcks_pipeline.core.errors import (
     AuthError,
     ConfigError,
-    MicrocksBusy,
-    MicrocksTimeout,
     MicrocksUnreachable,
     PipelineError,
 )
@@ -201,9 +199,10 @@ class TokenProvider:
                 f"(HTTP {response.status_code}{_oauth_error(response, self.redactions())})"
             )
         if response.status_code != 200:
-            raise MicrocksBusy(
+            # The token endpoint (Keycloak) is shared by every run: its 5xx or 429 stops them
+            # all, like Microcks down, never one entity's own failure.
+            raise MicrocksUnreachable(
                 f"{where} answered HTTP {response.status_code}",
-                status=response.status_code,
                 retry_after=retry_after_seconds(response),
             )
         body = _json_object(response, where)
@@ -223,7 +222,8 @@ class TokenProvider:
         except httpx.TimeoutException as exc:
             if isinstance(exc, httpx.ConnectTimeout):
                 raise MicrocksUnreachable(f"cannot connect to {what} {safe_url(url)}") from None
-            raise MicrocksTimeout(f"{what} {safe_url(url)} did not answer in time") from None
+            # Shared by every run, like a connection failure: Microcks-wide.
+            raise MicrocksUnreachable(f"{what} {safe_url(url)} did not answer in time") from None
         except httpx.TransportError as exc:
             raise MicrocksUnreachable(
                 f"cannot connect to {what} {safe_url(url)} ({type(exc).__name__})"

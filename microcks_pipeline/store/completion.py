@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -237,6 +238,20 @@ class Completion(StoreBase):
                 out.setdefault(row.entity_ref, []).append(row)
         return out
 
+    def waiting_for_retry(
+        self, *, now: datetime | None = None, limit: int = 1000
+    ) -> list[StatusRow]:
+        """Pending rows backing off after a failure (next attempt after `now`), soonest first."""
+        now = _utc(now)
+        stmt = (
+            sa.select(_t)
+            .where(_t.c.status == "pending", _t.c.next_attempt_at > now)
+            .order_by(_t.c.next_attempt_at, _t.c.id)
+            .limit(limit)
+        )
+        with self._tx(write=False) as conn:
+            return [_status_row(r) for r in conn.execute(stmt)]
+
     # -- runs that ended while holding leases (see defs/run_failures.py) ---------------------
 
     def release_run(self, owner: str, reason: str, *, now: datetime | None = None) -> int:
@@ -282,6 +297,68 @@ class Completion(StoreBase):
                 ],
             )
         return len(rows)
+
+    def requeue_untouched(
+        self,
+        entity_refs: Iterable[str],
+        owner: str,
+        reason: str,
+        *,
+        since: datetime,
+        now: datetime | None = None,
+    ) -> int:
+        """Mark the pending rows of `entity_refs` untouched since `since` (a run's creation) as
+        changed now; returns how many.
+
+        For a run that ended before it took them (failed to launch, cancelled while queued):
+        nothing else touches such rows, so their run key would stay the one Dagster already
+        used and the sync sensor could not request them again. Attempts, backoff and errors
+        are kept; a `retry_scheduled` event per row says why.
+        """
+        now, since = _utc(now), _utc(since, "since")
+        _text(owner, "owner", OWNER_LEN)
+        refs = sorted(set(entity_refs))
+        if not refs:
+            return 0
+        message = sanitize_error(reason)
+        untouched = sa.and_(
+            _t.c.entity_ref.in_(refs), _t.c.status == "pending", _t.c.updated_at <= since
+        )
+        read = sa.select(_t.c.id, _t.c.entity_ref, _t.c.mock_id, _t.c.next_attempt_at)
+        with self._tx() as conn:
+            rows = list(conn.execute(read.where(untouched)))
+            if not rows:
+                return 0
+            ids = [r.id for r in rows]
+            conn.execute(sa.update(_t).where(_t.c.id.in_(ids), untouched).values(updated_at=now))
+            conn.execute(
+                sa.insert(events_table),
+                [
+                    _event_values(_released(r, owner, message, r.next_attempt_at or now), now)
+                    for r in sorted(rows, key=lambda r: r.id)
+                ],
+            )
+        return len(rows)
+
+    def runs_alive(
+        self, owners: Iterable[str], *, since: datetime, now: datetime | None = None
+    ) -> set[str]:
+        """Which of `owners` (run ids) showed a sign of life: a live lease at `now`, or an event
+        written after `since`. A run that shows none holds nothing and does nothing."""
+        now, since = _utc(now), _utc(since, "since")
+        owners = sorted(set(owners))
+        if not owners:
+            return set()
+        leasing = sa.select(_t.c.lease_owner).where(
+            _t.c.lease_owner.in_(owners), _t.c.status == "leased", _t.c.lease_expires_at > now
+        )
+        writing = sa.select(events_table.c.run_id).where(
+            events_table.c.created_at > since, events_table.c.run_id.in_(owners)
+        )
+        with self._tx(write=False) as conn:
+            alive = {r[0] for r in conn.execute(leasing.distinct())}
+            alive |= {r[0] for r in conn.execute(writing.distinct())}
+        return alive
 
 
 def _given(served: ServedMock | None, field: str, column: str | None = None) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 
 from microcks_pipeline.core.model import Event, StatusRow
 from microcks_pipeline.sync.processor import ProcessResult
@@ -54,6 +55,31 @@ def errors_named(errors: Mapping[str, Mapping[str, str]]) -> str:
         for ref, mocks in sorted(errors.items())
     ]
     return f"{len(errors)} in error: " + _named(items) if items else ""
+
+
+def retries_named(rows: Iterable[StatusRow]) -> str:
+    """ "2 waiting for a retry: api:default/x (default: reason; next try 12:00:05 UTC); …" from
+    the rows backing off (soonest first), or ""."""
+    waiting: dict[str, list[StatusRow]] = {}
+    for row in rows:
+        waiting.setdefault(row.entity_ref, []).append(row)
+    items = [
+        f"{ref} ("
+        + "; ".join(
+            f"{r.mock_id}: {_short(r.last_error)}; next try {_clock(r.next_attempt_at)}"
+            for r in mine
+        )
+        + ")"
+        for ref, mine in waiting.items()
+    ]
+    return f"{len(items)} waiting for a retry: " + _named(items) if items else ""
+
+
+def _clock(when: datetime | None) -> str:
+    if when is None:
+        return "now"
+    when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return f"{when.astimezone(UTC):%H:%M:%S} UTC"
 
 
 def row_errors(rows: Iterable[StatusRow]) -> dict[str, dict[str, str]]:

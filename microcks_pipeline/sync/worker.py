@@ -12,13 +12,14 @@ newer desired state as done.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from microcks_pipeline.core.converge import AppliedRecord
-from microcks_pipeline.core.desired import ENTITY_MOCK_ID, DesiredMock, EntityDesired
+from microcks_pipeline.core.desired import ENTITY_MOCK_ID, EntityDesired
 from microcks_pipeline.core.errors import AuthError, PermanentError, PipelineError, TransientError
 from microcks_pipeline.core.lifecycle import (
     CROSS_ENTITY_WINDOW,
@@ -27,14 +28,12 @@ from microcks_pipeline.core.lifecycle import (
     Desired,
     Failure,
     Outcome,
-    Step,
-    Transition,
     counts_across_entities,
     decide,
     global_backoff_for,
     work_for,
 )
-from microcks_pipeline.core.model import Event, StatusRow
+from microcks_pipeline.core.model import StatusRow
 from microcks_pipeline.microcks import MicrocksClient
 from microcks_pipeline.microcks.errors import MicrocksBusy, MicrocksUnreachable
 from microcks_pipeline.sources.artifacts import ArtifactReader
@@ -42,32 +41,15 @@ from microcks_pipeline.sources.catalog.entity import CatalogSource
 from microcks_pipeline.store import StatusStore, sanitize_error
 from microcks_pipeline.sync.loader import load_entity_desired
 from microcks_pipeline.sync.reconcile import MockOutcome, reconcile_entity
+from microcks_pipeline.sync.recorder import EntitySyncResult, Recorder
 from microcks_pipeline.sync.refresh import refresh_entity, serves_differently
-from microcks_pipeline.sync.served import served_mock
 
 LEASE_SECONDS = 300.0
+# How long a check that found no global backoff holds in this process (a batch run's entities
+# would otherwise pay a query each; a backoff set meanwhile is seen this much later at most).
+BACKOFF_CHECK_SECONDS = 2.0
+_clear_seen = [float("-inf")]  # monotonic time of the last check that found none
 ENTITY_MISSING = "entity not in the catalog any more; waiting for the catalog sensor to confirm"
-
-
-@dataclass(frozen=True)
-class EntitySyncResult:
-    entity_ref: str
-    claimed: int
-    actions: Mapping[str, str] = field(default_factory=dict)
-    service_ids: Mapping[str, str] = field(default_factory=dict)
-    mock_urls: Mapping[str, str] = field(default_factory=dict)
-    calls: int = 0
-    errors: Mapping[str, str] = field(default_factory=dict)
-    permanent_failures: tuple[str, ...] = ()
-    transient_failures: tuple[str, ...] = ()
-    entity_removed: bool = False
-    causes: Mapping[str, str] = field(default_factory=dict)  # mock id → lifecycle.Cause
-    paused_everything: bool = False  # this entity's failure set the global backoff
-    catalog_refreshed: bool = False  # the catalog (Backstage) was asked to show the change now
-
-    @property
-    def ok(self) -> bool:
-        return not self.permanent_failures and not self.transient_failures
 
 
 def entity_name_from_ref(ref: str) -> str:
@@ -90,130 +72,6 @@ def classify(error: PipelineError) -> Failure:
     if isinstance(error, PermanentError):
         return Failure(Cause.REJECTED_BY_MICROCKS, message)
     return Failure(Cause.TRANSIENT, message, retry_after)
-
-
-class _Recorder:
-    """Applies each row's transition through the store and writes each event as it happens
-    (a run killed half-way leaves the events of what it did)."""
-
-    def __init__(self, store: StatusStore, ref: str, owner: str, now: datetime | None) -> None:
-        self.store, self.ref, self.owner, self.now = store, ref, owner, now
-        self.actions: dict[str, str] = {}
-        self.service_ids: dict[str, str] = {}
-        self.mock_urls: dict[str, str] = {}
-        self.errors: dict[str, str] = {}
-        self.causes: dict[str, str] = {}
-        self.permanent: list[str] = []
-        self.transient: list[str] = []
-        self.mocks: dict[str, DesiredMock] = {}  # what the run read, for the served record
-
-    def event(self, row: StatusRow | None, kind: str, level: str, message: str, **details) -> None:
-        event = Event(
-            entity_ref=self.ref,
-            mock_id=row.mock_id if row else None,
-            sync_status_id=row.id if row else None,
-            event_type=kind,
-            level=level,  # type: ignore[arg-type]
-            message=message,
-            run_id=self.owner,
-            details=details,
-        )
-        self.store.append_events([event], now=self.now)
-
-    def apply(self, row: StatusRow, t: Transition, outcome: MockOutcome | None = None) -> None:
-        if outcome is not None and outcome.service_id:
-            self.service_ids[row.mock_id] = outcome.service_id
-        if outcome is not None and outcome.mock_url:
-            self.mock_urls[row.mock_id] = outcome.mock_url
-        if t.step == Step.RELEASE:
-            self.store.release(row.id, self.owner, now=self.now)
-        elif t.step == Step.COMPLETE:
-            self._complete(row, t, outcome)
-        elif t.step == Step.RETRY:
-            self._retry(row, t)
-        elif t.step == Step.FAIL:
-            self._fail(row, t)
-
-    def _superseded(self, row: StatusRow) -> None:
-        self.actions[row.mock_id] = "superseded"
-        self.event(row, "retry_scheduled", "info", "desired state changed during the run")
-
-    def _complete(self, row: StatusRow, t: Transition, outcome: MockOutcome | None) -> None:
-        service_id = outcome.service_id if outcome else None
-        applied = outcome.applied.to_json() if outcome and outcome.applied else None
-        mock = self.mocks.get(row.mock_id)
-        served = served_mock(mock, outcome.mock_url) if outcome and mock else None
-        assert t.fingerprint is not None
-        done = self.store.complete(
-            row.id,
-            self.owner,
-            t.fingerprint,
-            service_id=service_id,
-            applied=applied,
-            cause=t.cause,
-            served=served,
-            now=self.now,
-        )
-        if not done:
-            return self._superseded(row)
-        self.actions[row.mock_id] = t.message
-        self.event(row, t.event or "finished", "info", t.message, service_id=service_id)
-
-    def _failed(self, row: StatusRow, t: Transition) -> None:
-        self.actions[row.mock_id] = "failed"
-        self.errors[row.mock_id] = t.message
-        self.causes[row.mock_id] = str(t.cause)
-
-    def _retry(self, row: StatusRow, t: Transition) -> None:
-        when = self.store.fail_transient(
-            row.id,
-            self.owner,
-            t.error or t.message,
-            retry_after=t.retry_after,
-            cause=t.cause or Cause.TRANSIENT,
-            fingerprint=t.fingerprint,
-            now=self.now,
-        )
-        if when is None:
-            return self._superseded(row)
-        self._failed(row, t)
-        self.transient.append(row.mock_id)
-        details = {"next_attempt_at": str(when), "cause": str(t.cause)}
-        self.event(row, "retry_scheduled", "warn", t.message, **details)
-
-    def _fail(self, row: StatusRow, t: Transition) -> None:
-        cause = t.cause or Cause.REJECTED_BY_MICROCKS
-        failed = self.store.fail_permanent(
-            row.id,
-            self.owner,
-            t.error or t.message,
-            fingerprint=t.fingerprint,
-            cause=cause,
-            now=self.now,
-        )
-        if not failed:
-            return self._superseded(row)
-        self._failed(row, t)
-        self.permanent.append(row.mock_id)
-        self.event(row, "failed", "error", t.message, cause=str(cause))
-
-    def result(
-        self, claimed: int, calls: int, removed: bool = False, paused: bool = False
-    ) -> EntitySyncResult:
-        return EntitySyncResult(
-            entity_ref=self.ref,
-            claimed=claimed,
-            actions=self.actions,
-            service_ids=self.service_ids,
-            mock_urls=self.mock_urls,
-            calls=calls,
-            errors=self.errors,
-            permanent_failures=tuple(self.permanent),
-            transient_failures=tuple(self.transient),
-            entity_removed=removed,
-            causes=self.causes,
-            paused_everything=paused,
-        )
 
 
 def _load(source: CatalogSource, reader: ArtifactReader, ref: str) -> EntityDesired | None:
@@ -303,6 +161,7 @@ def sync_entity(
     force: bool = False,
     now: datetime | None = None,
     credentials: str | None = None,
+    lease_seconds: float = LEASE_SECONDS,
 ) -> EntitySyncResult:
     """Claim the entity's due rows (all of them when `force`), apply them, record the outcome.
 
@@ -311,7 +170,9 @@ def sync_entity(
     `credentials` (their sha256 fingerprint) is kept with an auth backoff. When the run changed
     what the entity serves, a catalog that can (Backstage) is asked to refresh it.
     """
-    result = _sync(entity_ref, source, reader, store, client, owner, force, now, credentials)
+    result = _sync(
+        entity_ref, source, reader, store, client, owner, force, now, credentials, lease_seconds
+    )
     if serves_differently(result.actions, result.entity_removed):
         asked = refresh_entity(source, entity_ref, store=store, run_id=owner, now=now)
         result = replace(result, catalog_refreshed=asked)
@@ -328,11 +189,13 @@ def _sync(
     force: bool,
     now: datetime | None,
     credentials: str | None,
+    lease_seconds: float,
 ) -> EntitySyncResult:
-    rows = store.claim(entity_ref, owner, lease_seconds=LEASE_SECONDS, force=force, now=now)
+    _wait_for_global_backoff(store, now, credentials)
+    rows = store.claim(entity_ref, owner, lease_seconds=lease_seconds, force=force, now=now)
     if not rows:
         return EntitySyncResult(entity_ref=entity_ref, claimed=0)
-    rec = _Recorder(store, entity_ref, owner, now)
+    rec = Recorder(store, entity_ref, owner, now)
     rec.event(None, "reconcile_started", "info", f"{len(rows)} mock(s) claimed", force=force)
     try:
         desired = _load(source, reader, entity_ref)
@@ -358,9 +221,28 @@ def _sync(
     return rec.result(len(rows), done.calls, removed, paused)
 
 
+def _wait_for_global_backoff(
+    store: StatusStore, now: datetime | None, credentials: str | None
+) -> None:
+    """Raise while a global backoff is in force: every run waits, none touches Microcks or the
+    rows (a queued run started after the backoff began included). An auth backoff does not
+    hold back credentials other than the refused ones."""
+    if now is None and time.monotonic() - _clear_seen[0] < BACKOFF_CHECK_SECONDS:
+        return  # a batch checks every few seconds, not before each of its entities
+    backoff = store.global_backoff(now=now)
+    if backoff is None:
+        if now is None:
+            _clear_seen[0] = time.monotonic()
+        return
+    if backoff.kind == "auth" and credentials is not None and backoff.credentials != credentials:
+        return
+    until = backoff.until if backoff.until.tzinfo else backoff.until.replace(tzinfo=UTC)
+    raise TransientError(f"waiting until {until:%H:%M:%S} UTC: {backoff.reason}")
+
+
 def _microcks_wide(
     store: StatusStore,
-    rec: _Recorder,
+    rec: Recorder,
     rows: Sequence[StatusRow],
     wanted: Mapping[str, Desired],
     failure: Failure,
@@ -392,6 +274,7 @@ def _back_off(
         reason = f"{failing_entities} entities met Microcks errors within a minute: {reason}"
     kw: dict[str, Any] = {"kind": "auth", "credentials": credentials} if auth else {}
     store.set_global_backoff(until, reason, **kw)
+    _clear_seen[0] = float("-inf")  # this process's next entity must see it
     return True
 
 
