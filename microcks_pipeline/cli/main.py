@@ -153,7 +153,11 @@ def _serve_microcks(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     clients = {args.client_id: (secret, ["user", "manager"])} if secret else {}
     config = ServerConfig(
-        auth_enabled=not args.no_auth, clients=clients, faults_enabled=args.faults
+        auth_enabled=not args.no_auth,
+        clients=clients,
+        faults_enabled=args.faults,
+        grpc_port=args.grpc_port,
+        async_frequency_override_seconds=args.async_frequency,
     )
     try:
         serve(config, host=args.host, port=args.port, on_ready=lambda url: print(url, flush=True))
@@ -172,6 +176,15 @@ def _add_serve_microcks(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--client-secret", help="its secret (default: env MICROCKS_CLIENT_SECRET)")
     p.add_argument("--faults", action="store_true", help="enable fault injection (/_faults/...)")
+    p.add_argument(
+        "--grpc-port", type=int, help="also serve gRPC mocks on this port (Microcks: 9090)"
+    )
+    p.add_argument(
+        "--async-frequency",
+        type=float,
+        metavar="SECONDS",
+        help="publish event mocks every SECONDS instead of each operation's frequency",
+    )
     p.set_defaults(run=_serve_microcks)
 
 

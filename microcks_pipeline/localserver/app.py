@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import api, control, oidc
+from . import api, control, mock_events, oidc
 from .auth import (
     Client,
     TokenRejected,
@@ -24,6 +24,8 @@ from .auth import (
 from .config import ServerConfig
 from .errors import spring_error
 from .faults import Call, Faults, RequestLog
+from .mock_graphql import serve_graphql
+from .mock_soap import serve_soap
 from .mocks import serve_mock
 from .store import Store
 
@@ -145,9 +147,14 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     app = Starlette(
         routes=[
             *api.routes,
+            *mock_events.routes,
             *oidc.routes,
             *control.routes,
             Route("/rest/{rest:path}", _rest, methods=mock_methods),
+            Route("/graphql/{service}/{version}", serve_graphql, methods=["GET", "POST"]),
+            Route("/graphql/{service}/{version}/{rest:path}", serve_graphql, methods=["GET", "POST"]),
+            Route("/soap/{service}/{version}", serve_soap, methods=["POST"]),
+            Route("/soap/{service}/{version}/{rest:path}", serve_soap, methods=["POST"]),
         ],
         middleware=[
             Middleware(RequestLogMiddleware, log=calls),

@@ -32,6 +32,11 @@ class ServerConfig:
     max_upload_bytes: int = 2 * 1024 * 1024
     default_client_secret: str = ""
     jwt_clock_skew_seconds: int = 60
+    # gRPC mocks: served on their own port when set (0 picks a free one); Microcks uses 9090.
+    grpc_port: int | None = None
+    # Async minion: `minion.restricted-frequencies` (seconds); an override shortens every period.
+    async_frequencies: tuple[int, ...] = (3, 10, 30)
+    async_frequency_override_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if self.token_ttl_seconds < 1:
@@ -40,6 +45,11 @@ class ServerConfig:
             raise ValueError("max_upload_bytes must be at least 1")
         if self.jwt_clock_skew_seconds < 0:
             raise ValueError("jwt_clock_skew_seconds must not be negative")
+        if self.grpc_port is not None and not 0 <= self.grpc_port <= 65535:
+            raise ValueError("grpc_port must be between 0 and 65535")
+        override = self.async_frequency_override_seconds
+        if override is not None and override <= 0:
+            raise ValueError("async_frequency_override_seconds must be positive")
         if not self.clients:
             if not self.default_client_secret:
                 self.default_client_secret = secrets.token_urlsafe(24)
@@ -60,5 +70,6 @@ class ServerConfig:
         return (
             f"ServerConfig(auth_enabled={self.auth_enabled}, clients={sorted(self.clients)}, "
             f"token_ttl_seconds={self.token_ttl_seconds}, faults_enabled={self.faults_enabled}, "
-            f"max_upload_bytes={self.max_upload_bytes})"
+            f"max_upload_bytes={self.max_upload_bytes}, grpc_port={self.grpc_port}, "
+            f"async_frequency_override_seconds={self.async_frequency_override_seconds})"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,7 +19,7 @@ from .jsonnode import (
     split_lines,
     value_string,
 )
-from .model import Header, Metadata, Operation, ParameterConstraint, Request, Response, Service
+from .model import EventMessage, Header, Metadata, Operation, ParameterConstraint, Request, Response, Service
 
 
 class ImportRejected(Exception):
@@ -38,9 +39,12 @@ class ParsedService:
     type: str | None
     metadata: Metadata | None
     operations: list[Operation]
+    xml_ns: str | None = None
+    # gRPC: the compiled FileDescriptorSet (Microcks' PROTOBUF_DESCRIPTOR resource).
+    descriptor: bytes | None = None
 
 
-Exchange = tuple[Request, Response]
+Exchange = tuple[Request, Response] | EventMessage
 
 
 class Importer(Protocol):
@@ -82,8 +86,10 @@ def sniff(text: str) -> str:
             return "swagger"
         if line.startswith("<?xml"):
             return "soapui"
-        if ASYNCAPI_2_REGEXP.fullmatch(line) or ASYNCAPI_3_REGEXP.fullmatch(line):
-            return "asyncapi"
+        if ASYNCAPI_2_REGEXP.fullmatch(line):
+            return "asyncapi2"
+        if ASYNCAPI_3_REGEXP.fullmatch(line):
+            return "asyncapi3"
         if line.startswith('syntax = "proto3";') or line.startswith('syntax="proto3";'):
             return "protobuf"
         if "kind: APIMetadata" in line:
@@ -93,9 +99,6 @@ def sniff(text: str) -> str:
         if "type Query {" in line or "type Mutation {" in line or line.startswith("# microcksId:"):
             return "graphql"
     return "har"
-
-
-_UNSUPPORTED = "{} artifacts are not supported by this local Microcks-compatible server"
 
 
 def make_importer(data: bytes) -> Importer:
@@ -111,25 +114,33 @@ def make_importer(data: bytes) -> Importer:
         return MetadataImporter(text)
     if kind == "examples":
         return ExamplesImporter(text)
+    # One module per further kind; imported here because they build on this module's helpers.
     if kind in ("postman", "postman-workspace"):
-        try:
-            load_json(text)
-        except ParseError as exc:
-            raise ImportRejected("Postman collection file parsing error") from exc
-        raise ImportRejected(_UNSUPPORTED.format("Postman collection"))
-    if kind == "har":
-        try:
-            spec = load_json(text)
-        except ParseError as exc:
-            raise ImportRejected(_jackson_parse_message(text)) from exc
-        version = as_text(path(path(spec, "log"), "version"))
-        if version not in ("1.1", "1.2"):
-            raise ImportRejected("HAR version is not supported. Currently supporting: [1.1, 1.2]")
-        raise ImportRejected(_UNSUPPORTED.format("HAR"))
-    raise ImportRejected(_UNSUPPORTED.format(kind))
+        from .importer_postman import PostmanCollectionImporter
+
+        return PostmanCollectionImporter(text, workspace=kind == "postman-workspace")
+    if kind in ("asyncapi2", "asyncapi3"):
+        from .importer_asyncapi import AsyncAPIImporter
+
+        return AsyncAPIImporter(text, v3=kind == "asyncapi3")
+    if kind == "graphql":
+        from .importer_graphql import GraphQLImporter
+
+        return GraphQLImporter(text)
+    if kind == "protobuf":
+        from .importer_protobuf import ProtobufImporter
+
+        return ProtobufImporter(text)
+    if kind == "soapui":
+        from .importer_soapui import SoapUIProjectImporter
+
+        return SoapUIProjectImporter(text)
+    from .importer_har import HARImporter
+
+    return HARImporter(text)
 
 
-def _jackson_parse_message(text: str) -> str:
+def jackson_parse_message(text: str) -> str:
     token = re.match(r"\s*([^\s\"{}\[\],:]*)", text)
     word = token.group(1) if token and token.group(1) else text.strip()[:1]
     return (
@@ -706,12 +717,17 @@ class ExamplesImporter:
             if operation_name != operation.name:
                 continue
             for example_name, example in _props(examples):
-                exchange = self._exchange(operation, example_name, example)
+                if service.type == "EVENT":
+                    exchange: Exchange | None = _event_example(example_name, example)
+                else:
+                    exchange = self._exchange(service, operation, example_name, example)
                 if exchange is not None:
                     result.append(exchange)
         return result
 
-    def _exchange(self, operation: Operation, example_name: str, example: Any) -> Exchange | None:
+    def _exchange(
+        self, service: Service, operation: Operation, example_name: str, example: Any
+    ) -> Exchange | None:
         if not (_has(example, "request") and _has(example, "response")):
             return None
         request_node, response_node = example["request"], example["response"]
@@ -741,16 +757,18 @@ class ExamplesImporter:
             response.fault = True
         response.content = _serialized(path(response_node, "body"))
         self._complete_dispatch_criteria(
-            operation, parameters, request_node, response_node, response
+            service, operation, parameters, request_node, response_node, request, response
         )
         return request, response
 
     def _complete_dispatch_criteria(
         self,
+        service: Service,
         operation: Operation,
         parameters: d.Pairs | None,
         request_node: Any,
         response_node: Any,
+        request: Request,
         response: Response,
     ) -> None:
         root, rules = d.root_dispatcher(operation.dispatcher, operation.dispatcher_rules)
@@ -778,6 +796,12 @@ class ExamplesImporter:
             if _has(request_node, "headers"):
                 headers = {name: value_string(v) for name, v in _props(request_node["headers"])}
                 criteria = d.extract_from_param_map(_rules(rules), headers)
+        elif root == d.QUERY_ARGS:
+            # GraphQL: criteria from request.body.variables; gRPC: from the request body itself.
+            if service.type == "GRAPHQL" and _has(request_node, "body"):
+                criteria = query_args_criteria(_rules(rules), path(request_node["body"], "variables"))
+            elif service.type == "GRPC":
+                criteria = query_args_criteria_from_text(_rules(rules), request.content)
         elif _has(response_node, "dispatchCriteria"):
             criteria = as_text(response_node["dispatchCriteria"])
         operation.add_resource_path(pattern)
@@ -791,3 +815,44 @@ def _serialized(node: Any) -> str | None:
         # Jackson's get() gives a NullNode for an explicit null: its text is "null".
         return "null"
     return value_string(node)
+
+
+def _event_example(example_name: str, example: Any) -> EventMessage | None:
+    """ExamplesImporter.extractUnidirectionalEvent: `eventMessage` {headers, payload}."""
+    if not _has(example, "eventMessage"):
+        return None
+    node = example["eventMessage"]
+    event = EventMessage(name=example_name)
+    for name, value in _props(path(node, "headers")):
+        event.add_header(Header(name, _csv_values(value_string(value))))
+    event.content = _serialized(path(node, "payload")) if _has(node, "payload") else None
+    return event
+
+
+def _string_map(node: Any) -> dict[str, str] | None:
+    """Jackson's convertValue to TreeMap<String,String>: scalars as text, nested values refused."""
+    if not isinstance(node, dict):
+        return None
+    result = {}
+    for key, value in node.items():
+        if isinstance(value, (dict, list)):
+            return None
+        result[key] = value_string(value) if value is not None else None
+    return result
+
+
+def query_args_criteria(rules: str, variables: Any) -> str:
+    """extractQueryArgsCriteria over a JSON node; "" where Jackson cannot map it."""
+    params = _string_map(variables)
+    if params is None:
+        return ""
+    return d.extract_from_param_map(rules, {k: v for k, v in params.items() if v is not None})
+
+
+def query_args_criteria_from_text(rules: str, text: str | None) -> str:
+    """extractQueryArgsCriteria over JSON text (gRPC bodies, Postman GraphQL variables)."""
+    try:
+        node = json.loads(text) if text is not None else None
+    except ValueError:
+        return ""
+    return query_args_criteria(rules, node)

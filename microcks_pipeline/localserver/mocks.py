@@ -228,7 +228,7 @@ async def _invoke(
     snapshot: ServiceSnapshot, operation: Operation, resource_path: str, request: HttpRequest
 ) -> HttpResponse:
     pairs: list[Pair] = snapshot.pairs_of(operation.name)
-    responses = [p.response for p in pairs]
+    responses = [p.response for p in pairs if p.response is not None]
     fallback = (
         d.parse_fallback(operation.dispatcher_rules) if operation.dispatcher == d.FALLBACK else None
     )

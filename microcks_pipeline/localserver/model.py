@@ -69,6 +69,11 @@ class Operation:
     name: str
     method: str | None = None
     action: str | None = None
+    # GraphQL/gRPC/SOAP importers name the operation's input and output types.
+    input_name: str | None = None
+    output_name: str | None = None
+    # AsyncAPI protocol bindings by type (KAFKA, WS, ...): Microcks' Binding objects.
+    bindings: dict[str, dict[str, Any]] | None = None
     dispatcher: str | None = None
     dispatcher_rules: str | None = None
     default_delay: int | None = None
@@ -101,6 +106,11 @@ class Operation:
         optional = {
             "method": self.method,
             "action": self.action,
+            "inputName": self.input_name,
+            "outputName": self.output_name,
+            "bindings": {k: dict(v) for k, v in self.bindings.items()}
+            if self.bindings is not None
+            else None,
             "triggerInfos": self.trigger_infos,
             "dispatcher": self.dispatcher,
             "dispatcherRules": self.dispatcher_rules,
@@ -124,6 +134,10 @@ class Service:
     metadata: Metadata
     source_artifact: str | None
     operations: list[Operation]
+    # gRPC services: the proto package (ProtobufImporter sets xmlNS), SOAP: the WSDL namespace.
+    xml_ns: str | None = None
+    # gRPC: serialized FileDescriptorSet of the main artifact (a resource in Microcks, not in JSON).
+    descriptor: bytes | None = None
 
     def operation(self, name: str) -> Operation | None:
         return next((op for op in self.operations if op.name == name), None)
@@ -132,6 +146,8 @@ class Service:
         body: dict[str, Any] = {"id": self.id, "name": self.name, "version": self.version}
         if self.type is not None:
             body["type"] = self.type
+        if self.xml_ns is not None:
+            body["xmlNS"] = self.xml_ns
         body["metadata"] = self.metadata.to_json()
         if self.source_artifact is not None:
             body["sourceArtifact"] = self.source_artifact
@@ -226,16 +242,38 @@ class Response(_WithHeaders):
 
 
 @dataclass
+class EventMessage(_WithHeaders):
+    """An AsyncAPI example message (Microcks' EventMessage of a UnidirectionalEvent)."""
+
+    name: str
+    content: str | None = None
+    media_type: str | None = None
+    headers: list[Header] | None = None
+    dispatch_criteria: str | None = None
+    id: str | None = None
+    operation_id: str | None = None
+    source_artifact: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return self._json(mediaType=self.media_type, dispatchCriteria=self.dispatch_criteria)
+
+
+@dataclass
 class Pair:
-    """One stored request/response example of an operation, from one source artifact."""
+    """One stored example of an operation from one source artifact: a request/response pair,
+    or (EVENT services) an event message alone."""
 
     service_id: str
     operation_name: str
     source_artifact: str
-    request: Request
-    response: Response
+    request: Request | None
+    response: Response | None
+    event: EventMessage | None = None
 
     def to_json(self) -> dict[str, Any]:
+        if self.event is not None:
+            return {"type": "unidirEvent", "eventMessage": self.event.to_json()}
+        assert self.request is not None and self.response is not None
         return {
             "type": "reqRespPair",
             "request": self.request.to_json(),

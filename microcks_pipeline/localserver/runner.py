@@ -7,17 +7,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import grpc
 import uvicorn
 from starlette.applications import Starlette
 
 from .app import create_app
 from .config import ServerConfig
+from .grpc_server import start_grpc_server
 
 
 @dataclass(frozen=True)
 class RunningServer:
     base_url: str
     app: Starlette
+    # gRPC mocks' port when ServerConfig.grpc_port is set (the bound one when it was 0).
+    grpc_port: int | None = None
 
 
 def _url(host: str, port: int) -> str:
@@ -50,17 +54,30 @@ def running_server(
         except SystemExit:  # uvicorn exits when it cannot bind; reported below
             pass
 
+    grpc_server, grpc_port = _start_grpc(app, host)
     thread = threading.Thread(target=run, name="microcks-localserver", daemon=True)
     thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError(f"the local Microcks server could not start on {_url(host, port)}")
-        thread.join(0.01)
     try:
-        yield RunningServer(_url(host, _bound_port(server)), app)
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError(
+                    f"the local Microcks server could not start on {_url(host, port)}"
+                )
+            thread.join(0.01)
+        yield RunningServer(_url(host, _bound_port(server)), app, grpc_port)
     finally:
         server.should_exit = True
         thread.join(10)
+        if grpc_server is not None:
+            grpc_server.stop(grace=None)
+
+
+def _start_grpc(app: Starlette, host: str) -> tuple[grpc.Server | None, int | None]:
+    """The gRPC mock server beside the HTTP one when the config asks for it."""
+    config: ServerConfig = app.state.config
+    if config.grpc_port is None:
+        return None, None
+    return start_grpc_server(app.state.store, host, config.grpc_port)
 
 
 def serve(
@@ -70,7 +87,10 @@ def serve(
     port: int,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve until interrupted; on_ready gets the base URL once the socket is bound."""
+    """Serve until interrupted; on_ready gets the base URL once the socket is bound.
+
+    With `config.grpc_port` set, gRPC mocks are served on that port too.
+    """
     app = create_app(config)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -86,4 +106,9 @@ def serve(
                 on_ready(_url(host, _bound_port(server)))
 
         server.startup = startup  # type: ignore[method-assign]
-    server.run()
+    grpc_server, _ = _start_grpc(app, host)
+    try:
+        server.run()
+    finally:
+        if grpc_server is not None:
+            grpc_server.stop(grace=None)

@@ -11,6 +11,7 @@ from typing import Any
 
 from .importers import ImportCrashed, Importer, make_importer
 from .model import (
+    EventMessage,
     Metadata,
     Operation,
     Pair,
@@ -194,6 +195,8 @@ class Store:
                     else:
                         metadata = parsed.metadata or Metadata()
                     metadata.last_update = now_millis()
+                    if parsed.type == "EVENT":
+                        _manage_event_service_defaults(parsed.operations)
                     reference = Service(
                         id=existing.id if existing is not None else object_id(),
                         name=parsed.name,
@@ -202,6 +205,8 @@ class Store:
                         metadata=metadata,
                         source_artifact=artifact_name,
                         operations=parsed.operations,
+                        xml_ns=parsed.xml_ns,
+                        descriptor=parsed.descriptor,
                     )
                     staged[reference.id] = reference
                 else:
@@ -301,6 +306,20 @@ def _copy_overridden_operations(existing: Service, operations: list[Operation]) 
                 new.override = True
 
 
+# application.properties: async-api.default-frequency=3, async-api.default-binding=KAFKA.
+DEFAULT_ASYNC_FREQUENCY = 3
+DEFAULT_ASYNC_BINDING = "KAFKA"
+
+
+def _manage_event_service_defaults(operations: list[Operation]) -> None:
+    """ServiceService.manageEventServiceDefaults: frequency and binding defaults of EVENT operations."""
+    for operation in operations:
+        if operation.default_delay is None:
+            operation.default_delay = DEFAULT_ASYNC_FREQUENCY
+        if not operation.bindings:
+            operation.bindings = {DEFAULT_ASYNC_BINDING: {"type": DEFAULT_ASYNC_BINDING}}
+
+
 def _merge_secondary(reference: Service, metadata: Metadata | None, operations: list) -> None:
     if metadata is not None:
         reference.metadata.labels = metadata.labels
@@ -341,7 +360,15 @@ def _replace_messages(
         except (ImportCrashed, ValueError) as exc:
             raise ImportCrashed(str(exc)) from exc
         operation_id = f"{reference.id}-{operation.name}"
-        for request, response in exchanges:
+        for exchange in exchanges:
+            if isinstance(exchange, EventMessage):
+                event = copy.deepcopy(exchange)
+                event.id = object_id()
+                event.operation_id = operation_id
+                event.source_artifact = artifact_name
+                pairs.append(Pair(reference.id, operation.name, artifact_name, None, None, event))
+                continue
+            request, response = exchange
             request = copy.deepcopy(request)
             response = copy.deepcopy(response)
             response.id = object_id()
