@@ -275,7 +275,9 @@ def test_an_openapi_path_to_a_document_that_is_not_openapi_is_an_error(
     assert code == 1
     assert _errors(capsys) == [
         f"error: {file}:5: field 'spec.mocks[0].openapi.path': "
-        "api.yaml: not an OpenAPI 3 or Swagger 2.0 document"
+        "api.yaml: not a kind Microcks recognises (OpenAPI, Swagger, AsyncAPI, GraphQL, gRPC "
+        "proto3, Postman, SoapUI, APIExamples, APIMetadata): it would be read as a HAR archive "
+        "and refused"
     ]
 
 

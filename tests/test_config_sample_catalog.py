@@ -67,8 +67,8 @@ def _annotated() -> list[Doc]:
 
 
 def _main_text(doc: Doc, mock: MockSpec, config_dir: Path) -> tuple[str, Path | None]:
-    if mock.openapi_path:
-        file = (config_dir / mock.openapi_path).resolve()
+    if mock.main_path:
+        file = (config_dir / mock.main_path).resolve()
         return file.read_text(), file
     definition = doc.body["spec"]["definition"]
     if isinstance(definition, str):
@@ -138,7 +138,7 @@ def test_the_catalog_shows_every_documented_shape() -> None:
     assert sum(isinstance(d, str) for d in definitions) == 1, "one inline definition"
     assert sum(isinstance(d, dict) and "$text" in d for d in definitions) >= 3
     assert any(not m.include_in_swagger for _, m, _ in MOCKS)
-    assert any(m.openapi_path for _, m, _ in MOCKS)
+    assert any(m.main_path for _, m, _ in MOCKS)
     for doc in annotated:
         assert len([m for d, m, _ in MOCKS if d.body == doc.body]) >= 2
 

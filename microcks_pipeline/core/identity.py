@@ -48,3 +48,13 @@ def owned_by_entity(version: str, ref_hash: str) -> bool:
 
 def owned_by_mock(version: str, ref: str, mock_id: str) -> bool:
     return version == service_version(ref, mock_id)
+
+
+# The label marking a Microcks service as one mock's when its name and version cannot say so
+# (gRPC: Microcks names it from the proto); its value is the mock's `<entity hash>-<mockId>`.
+OWNER_LABEL = "microcks-pipeline/owner"
+
+
+def entity_hash_of_owner(owner: str) -> str | None:
+    """The entity hash of an owner label value (or of one of our versions), None if foreign."""
+    return owner[: len(_HASH_PREFIX) + _HASH_HEX_LEN] if mock_id_of_version(owner) else None

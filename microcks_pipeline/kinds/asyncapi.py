@@ -1,0 +1,120 @@
+"""AsyncAPI 2.x and 3.x: detection, info.title/info.version stamping (the `asyncapi:` key first),
+the operations and dispatchers Microcks' AsyncAPI importers set. Served as EVENT: example
+messages published on the WebSocket endpoint `/api/ws/{name}/{version}/{operation}` of the async
+minion, and on Kafka topics `<name>-<version>-<operation>`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from microcks_pipeline.core.desired import ArtifactFacts, Dispatch
+from microcks_pipeline.core.errors import ConfigError
+from microcks_pipeline.kinds.base import Kind, Parsed, as_text, json_or_yaml, mapping
+from microcks_pipeline.kinds.openapi import check_info, render_info, uri_parts, x_microcks
+
+_ASYNCAPI = re.compile(r".*['\"]?asyncapi['\"]?\s*:\s*['\"]?[23.].*")  # the 2.x then 3.x rules
+_V2_VERBS = ("subscribe", "publish")
+_V3_VERBS = ("send", "receive")
+
+
+def _major(value: Any) -> str | None:
+    text = as_text(value) if isinstance(value, (str, int, float)) else ""
+    return text[0] if text[:1] in ("2", "3") else None
+
+
+class AsyncAPI(Kind):
+    name = "asyncapi"
+    title = "AsyncAPI 2/3"
+    service_type = "EVENT"
+
+    def matches(self, line: str) -> bool:
+        return _ASYNCAPI.fullmatch(line) is not None
+
+    def parse(self, content: bytes) -> Parsed:
+        doc = json_or_yaml(content, self.title)
+        if _major(doc.data.get("asyncapi")) is None:
+            raise ConfigError("not an AsyncAPI 2.x or 3.x document")
+        check_info(doc)
+        return Parsed(self, doc, doc.fmt, ".json" if doc.fmt == "json" else ".yaml")
+
+    def stamp(self, parsed: Parsed, name: str, version: str) -> bytes:
+        return render_info(parsed.value, "asyncapi", name, version)
+
+    def facts(self, parsed: Parsed) -> ArtifactFacts:
+        data = parsed.value.data
+        operations = _v2(data) if _major(data.get("asyncapi")) == "2" else _v3(data)
+        labels, annotations = x_microcks(data)
+        return ArtifactFacts(
+            kind=self.name,
+            purpose=self.purpose,
+            service_type=self.service_type,
+            dispatchers=operations,
+            labels=labels,
+            annotations=annotations,
+        )
+
+
+def _extension(node: dict[str, Any]) -> Dispatch:
+    ext = mapping(node.get("x-microcks-operation"))
+    return (
+        as_text(ext["dispatcher"]) if "dispatcher" in ext else None,
+        as_text(ext["dispatcherRules"]) if "dispatcherRules" in ext else None,
+    )
+
+
+def _v2(data: dict[str, Any]) -> dict[str, Dispatch]:
+    result: dict[str, Dispatch] = {}
+    for channel, item in mapping(data.get("channels")).items():
+        for verb, node in mapping(item).items():
+            if verb not in _V2_VERBS:
+                continue
+            dispatcher, rules = _extension(mapping(node))
+            if dispatcher is None and "{" in str(channel):
+                dispatcher, rules = "URI_PARTS", uri_parts(str(channel))
+            result[f"{verb.upper()} {str(channel).strip()}"] = (dispatcher, rules)
+    return result
+
+
+def _v3(data: dict[str, Any]) -> dict[str, Dispatch]:
+    channels = mapping(data.get("channels"))
+    result: dict[str, Dispatch] = {}
+    for operation_id, node in mapping(data.get("operations")).items():
+        node = mapping(node)
+        action = as_text(node.get("action"))
+        if action not in _V3_VERBS:
+            continue
+        dispatcher, rules = _extension(node)
+        address = as_text(mapping(_follow_channel(channels, node.get("channel"))).get("address"))
+        if "{" in address:
+            dispatcher, rules = "URI_PARTS", uri_parts(address)
+        result[f"{action.upper()} {operation_id}"] = (dispatcher, rules)
+    return result
+
+
+def _follow_channel(channels: dict[str, Any], ref: Any) -> Any:
+    target = as_text(mapping(ref).get("$ref"))
+    prefix = "#/channels/"
+    if target.startswith(prefix):
+        return channels.get(target[len(prefix) :].replace("~1", "/").replace("~0", "~"))
+    return ref
+
+
+def destination(operation: str) -> str:
+    """ProducerManager#getDestinationOperationPart: the operation name without its action."""
+    return operation.split(" ", 1)[1] if " " in operation else operation
+
+
+def kafka_topic(name: str, version: str, operation: str) -> str:
+    """KafkaProducerManager#getTopicName."""
+    part = destination(operation).replace("/", "-")
+    return f"{name.replace(' ', '').replace('-', '')}-{version.replace(' ', '')}-{part}"
+
+
+def ws_path(name: str, version: str, operation: str) -> str:
+    """WebSocketProducerManager#getRequestURI."""
+    return f"/api/ws/{name.replace(' ', '+')}/{version.replace(' ', '+')}/{destination(operation)}"
+
+
+ASYNCAPI = AsyncAPI()

@@ -1,0 +1,112 @@
+"""What every API kind provides: Microcks' detection rule, parsing, identity stamping, and the
+facts an upload yields (service type, default dispatchers, labels, examples).
+
+A kind module holds one `Kind` subclass (or two, for OpenAPI and Swagger) with its rules read
+in Microcks' importer (reference/microcks/ARTIFACT-TYPES.md). Callers never branch on a kind:
+they ask it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from microcks_pipeline.core.desired import ArtifactFacts, Dispatch, Purpose
+from microcks_pipeline.core.documents import ParsedDoc, parse_document, text_of
+from microcks_pipeline.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where a Microcks instance serves its mocks: HTTP base URL, gRPC and WebSocket host:port."""
+
+    http: str  # e.g. http://localhost:8080 (REST, SOAP, GraphQL)
+    grpc: str  # host:port
+    ws: str  # host:port of the async minion
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A main or secondary artifact checked by its kind: the kind's own value and its format."""
+
+    kind: Kind
+    value: Any
+    fmt: str  # json | yaml | text | xml
+    suffix: str  # upload file suffix for an inline definition
+
+
+class Kind:
+    """One artifact type Microcks imports. Subclasses override what differs from these defaults."""
+
+    name: ClassVar[str]  # short, stable: openapi, swagger, asyncapi, graphql, grpc, ...
+    title: ClassVar[str]  # for messages: "OpenAPI 3", "gRPC proto3", ...
+    service_type: ClassVar[str | None] = None  # what a main upload stores; None: not a main
+    purpose: ClassVar[Purpose] = "other"  # what it is as a secondary
+
+    def matches(self, line: str) -> bool:
+        """Microcks' detection rule for one trimmed line (MockRepositoryImporterFactory)."""
+        raise NotImplementedError
+
+    def parse(self, content: bytes) -> Parsed:
+        """The artifact checked as Microcks' importer would read it; ConfigError naming why not."""
+        raise NotImplementedError
+
+    def stamp(self, parsed: Parsed, name: str, version: str) -> bytes:
+        """The main artifact with Microcks' name and version written where the importer reads
+        them, in its input format, its deciding line first."""
+        raise ConfigError(f"a {self.title} cannot be a main artifact")
+
+    def stamp_secondary(self, parsed: Parsed, name: str, version: str) -> bytes | None:
+        """The secondary stamped to the mock's identity, or None: uploaded unchanged."""
+        return None
+
+    def fixed_identity(self, parsed: Parsed) -> tuple[str, str] | None:
+        """(name, version) Microcks takes from the content whatever we stamp (gRPC), else None."""
+        return None
+
+    def facts(self, parsed: Parsed) -> ArtifactFacts:
+        """What uploading it makes Microcks hold (as a main: service type and dispatchers)."""
+        return ArtifactFacts(kind=self.name, purpose=self.purpose, service_type=self.service_type)
+
+    def __repr__(self) -> str:
+        return f"<kind {self.name}>"
+
+
+def json_or_yaml(content: bytes, what: str) -> ParsedDoc:
+    """The single mapping of a JSON/YAML artifact, or ConfigError."""
+    doc = parse_document(content)
+    if doc is None:
+        raise ConfigError(f"not a single {what} document (a mapping)")
+    return doc
+
+
+def text(content: bytes) -> str:
+    return text_of(content)
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_text(value: Any) -> str:
+    """Jackson's asText(): booleans lower-case, null "null", containers ""."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return "" if isinstance(value, (dict, list)) else str(value)
+
+
+def texts(value: Any) -> dict[str, str]:
+    return {str(k): as_text(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def http_path(endpoints: Endpoints, prefix: str, name: str, version: str) -> str:
+    """`<base>/<prefix>/<name>/<version>` as Microcks' UI writes it (name URL-encoded)."""
+    return f"{endpoints.http.rstrip('/')}/{prefix}/{quote(name, safe='')}/{quote(version, safe='')}"
+
+
+def dispatch_map(operations: Mapping[str, Dispatch]) -> dict[str, Dispatch]:
+    return dict(operations)

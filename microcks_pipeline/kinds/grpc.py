@@ -1,0 +1,169 @@
+"""gRPC proto3: detection (`syntax = "proto3";` beginning a line), the identity Microcks derives
+from the proto (name `package.Service`, version the package's last segment from three segments
+on, else the whole package; no override exists, so nothing is stamped), and the QUERY_ARGS
+dispatchers ProtobufImporter infers. Served on Microcks' gRPC port at `package.Service/Method`.
+
+The proto is read by a small parser of the declarations that decide these facts (package,
+services, rpcs, message fields): the sync stays free of protoc and temporary files. One mock
+maps to one Microcks service, so a proto must declare exactly one service.
+"""
+
+from __future__ import annotations
+
+import re
+
+from microcks_pipeline.core.desired import ArtifactFacts, Dispatch
+from microcks_pipeline.core.errors import ConfigError
+from microcks_pipeline.kinds.base import Kind, Parsed, text
+
+_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
+_STRINGS = re.compile(r'"(?:[^"\\\n]|\\.)*"' + r"|'(?:[^'\\\n]|\\.)*'")
+_PACKAGE = re.compile(r"\bpackage\s+([A-Za-z_][\w.]*)\s*;")
+_BLOCK = re.compile(r"\b(service|message|enum)\s+([A-Za-z_]\w*)\s*\{")
+_RPC = re.compile(
+    r"\brpc\s+(\w+)\s*\(\s*(stream\s+)?([\w.]+)\s*\)\s*returns\s*\(\s*(stream\s+)?([\w.]+)\s*\)"
+)
+_FIELD = re.compile(r"^\s*(?:repeated\s+|optional\s+)?(map\s*<[^>]*>|[\w.]+)\s+(\w+)\s*=\s*\d+")
+_SCALARS = frozenset(
+    "double float int32 int64 uint32 uint64 sint32 sint64 fixed32 fixed64 sfixed32 sfixed64 "
+    "bool string".split()
+)
+
+
+def version_of_package(package: str) -> str:
+    """ProtobufImporter: `org.acme.v1` -> `v1`; `org.acme` -> `org.acme` (fewer than 3 parts)."""
+    parts = package.split(".")
+    return parts[-1] if len(parts) > 2 else package
+
+
+def _body(source: str, start: int) -> tuple[str, int]:
+    """The text inside the braces opened just before `start`, and the index after them."""
+    depth, i = 1, start
+    while i < len(source) and depth:
+        depth += {"{": 1, "}": -1}.get(source[i], 0)
+        i += 1
+    if depth:
+        raise ConfigError("unbalanced braces in the proto")
+    return source[start : i - 1], i
+
+
+class _Proto:
+    """The declarations of one proto file that decide Microcks' service and dispatchers."""
+
+    def __init__(self, source: str) -> None:
+        # strings first would keep `//` inside them; comments never hold what we read
+        clean = _COMMENTS.sub(" ", _STRINGS.sub('""', source))
+        package = _PACKAGE.search(clean)
+        self.package = package.group(1) if package else ""
+        self.services: dict[str, list[tuple[str, str, bool]]] = {}
+        # message name -> (field type, field name) in order; None for an enum
+        self.messages: dict[str, list[tuple[str, str]] | None] = {}
+        self._read(clean, "")
+
+    def _read(self, source: str, prefix: str) -> None:
+        pos = 0
+        while (m := _BLOCK.search(source, pos)) is not None:
+            body, pos = _body(source, m.end())
+            kind, name = m.group(1), prefix + m.group(2)
+            if kind == "service":
+                self.services[name] = [
+                    (r.group(1), r.group(3), bool(r.group(2) or r.group(4)))
+                    for r in _RPC.finditer(body)
+                ]
+            elif kind == "enum":
+                self.messages[name] = None
+            else:
+                self.messages[name] = [
+                    (f.group(1), f.group(2))
+                    for f in (_FIELD.match(ln) for ln in _flat(body).split(";"))
+                    if f
+                ]
+                self._read(body, name + ".")
+
+    def input_fields(self, type_name: str) -> list[tuple[str, str]] | None:
+        """(type, name) of an input message's fields; None when this file does not declare it."""
+        name = type_name.lstrip(".")
+        if self.package and name.startswith(self.package + "."):
+            name = name[len(self.package) + 1 :]
+        fields = self.messages.get(name)
+        return fields if name in self.messages and fields is not None else None
+
+
+def _flat(body: str) -> str:
+    """A message body without its nested blocks (their fields are theirs)."""
+    out, depth = [], 0
+    for ch in body:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif depth == 0:
+            out.append(ch)
+    return "".join(out)
+
+
+def _scalar(type_name: str, proto: _Proto) -> bool:
+    if type_name in _SCALARS:
+        return True
+    name = type_name.lstrip(".")
+    if proto.package and name.startswith(proto.package + "."):
+        name = name[len(proto.package) + 1 :]
+    return name in proto.messages and proto.messages[name] is None  # an enum is scalar
+
+
+class Grpc(Kind):
+    name = "grpc"
+    title = "gRPC proto3"
+    service_type = "GRPC"
+
+    def matches(self, line: str) -> bool:
+        return line.startswith('syntax = "proto3";') or line.startswith('syntax="proto3";')
+
+    def parse(self, content: bytes) -> Parsed:
+        source = text(content)
+        proto = _Proto(source)
+        if not proto.package:
+            raise ConfigError(
+                "the proto declares no package: Microcks derives the gRPC version from it "
+                "and cannot serve a service without one"
+            )
+        if len(proto.services) != 1:
+            found = ", ".join(sorted(proto.services)) or "none"
+            raise ConfigError(
+                f"the proto must declare exactly one service (found: {found}); "
+                "one mock is one Microcks service: split it into one proto per service"
+            )
+        return Parsed(self, (source, proto), "text", ".proto")
+
+    def stamp(self, parsed: Parsed, name: str, version: str) -> bytes:
+        return parsed.value[0].encode("utf-8")  # Microcks reads the identity from the proto
+
+    def fixed_identity(self, parsed: Parsed) -> tuple[str, str]:
+        proto: _Proto = parsed.value[1]
+        (service,) = proto.services
+        return f"{proto.package}.{service}", version_of_package(proto.package)
+
+    def facts(self, parsed: Parsed) -> ArtifactFacts:
+        proto: _Proto = parsed.value[1]
+        dispatchers: dict[str, Dispatch] | None = {}
+        for rpcs in proto.services.values():
+            for method, input_type, _streaming in rpcs:
+                fields = proto.input_fields(input_type)
+                if fields is None:  # imported message: its fields are not in this file
+                    dispatchers = None
+                    break
+                if fields and all(_scalar(t, proto) for t, _ in fields):
+                    dispatchers[method] = ("QUERY_ARGS", " && ".join(n for _, n in fields))
+                else:
+                    dispatchers[method] = (None, None)
+            if dispatchers is None:
+                break
+        return ArtifactFacts(
+            kind=self.name,
+            purpose=self.purpose,
+            service_type=self.service_type,
+            dispatchers=dispatchers,
+        )
+
+
+GRPC = Grpc()
