@@ -29,7 +29,7 @@ import yaml
 
 from microcks_pipeline.core.desired import DesiredMock, Dispatch
 from microcks_pipeline.core.desired import Purpose as Kind
-from microcks_pipeline.core.identity import OWNER_LABEL
+from microcks_pipeline.core.identity import ENTITY_LABEL, OWNER_LABEL
 from microcks_pipeline.core.observed import ObservedService
 
 # ---- values ---------------------------------------------------------------------------------
@@ -59,10 +59,13 @@ class AppliedRecord:
 
     artifacts: tuple[AppliedArtifact, ...]
     expected: Expected
+    # The service is ours by label, not by version (gRPC): finding it takes a label search.
+    labelled: bool = False
 
     def to_json(self) -> dict[str, Any]:
         e = self.expected
         return {
+            "labelled": self.labelled,
             "artifacts": [[a.name, a.sha256, a.kind] for a in self.artifacts],
             "allowed_sources": sorted(e.allowed_sources),
             "required_sources": sorted(e.required_sources),
@@ -85,7 +88,7 @@ class AppliedRecord:
             )
         except (KeyError, TypeError, ValueError, IndexError, AttributeError):
             return None
-        return cls(artifacts, expected)
+        return cls(artifacts, expected, value.get("labelled") is True)
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ def mock_state(mock: DesiredMock) -> MockState:
     if mock.labelled_owner:
         # Microcks' name and version are not ours (gRPC): the owner label says the service is.
         labels[OWNER_LABEL] = mock.owner_version
+        labels[ENTITY_LABEL] = mock.entity_ref
     record = AppliedRecord(
         artifacts=(AppliedArtifact(mock.main.upload_name, mock.main.sha256, "main"),)
         + tuple(AppliedArtifact(a.upload_name, a.sha256, k) for a, k in secondaries),
@@ -159,6 +163,7 @@ def mock_state(mock: DesiredMock) -> MockState:
             labels=labels,
             annotations=annotations,
         ),
+        labelled=mock.labelled_owner,
     )
     return MockState(mock, uploads, record, sets_labels)
 
@@ -209,9 +214,13 @@ def first_pass(state: MockState, applied: AppliedRecord | None) -> tuple[Action,
     last applied but no longer desired, and labels cleared that only a removed artifact set."""
     actions: list[Action] = list(state.uploads)
     if state.mock.labelled_owner:
-        # every time: an APIMetadata upload replaces labels, the owner label with them
+        # Mark the service ours right after the main upload creates it (a run dying later
+        # leaves it marked), and again last when an APIMetadata replaced the labels.
         expected = state.record.expected
-        actions.append(PutMetadata(dict(expected.labels), dict(expected.annotations)))
+        mark = PutMetadata(dict(expected.labels), dict(expected.annotations))
+        actions.insert(1, mark)
+        if any(u.purpose == "metadata" for u in state.uploads):
+            actions.append(mark)
     if applied is not None:
         desired = {u.name for u in state.uploads}
         stale = [a.name for a in applied.artifacts if a.kind != "metadata"]

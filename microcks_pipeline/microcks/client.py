@@ -155,6 +155,14 @@ class MicrocksClient:
         self._expect(response, (200,), "service search")
         return _json_list(response, "service search")
 
+    def search_labelled(self, key: str, value: str) -> list[dict[str, Any]]:
+        """Services whose label `key` is exactly `value` (ServiceController.searchServices)."""
+        response = self._request(
+            "GET", "/api/services/search", params={f"labels.{key}": value}, what="service search"
+        )
+        self._expect(response, (200,), "service search")
+        return _json_list(response, "service search")
+
     def services_of_entity(self, entity_name: str, ref_hash: str) -> list[dict[str, Any]]:
         """The entity's services in one call: exact name (any case), version owned by the hash."""
         found = self.search(f"^{re.escape(entity_name)}$")

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from microcks_pipeline.core.changes import plan_changes
 from microcks_pipeline.core.desired import EntityDesired
-from microcks_pipeline.core.identity import mock_id_of_version
+from microcks_pipeline.core.identity import mock_id_of_version, owner_of_service
 from microcks_pipeline.sources.catalog.entity import CatalogSnapshot
 from microcks_pipeline.store.rows import DesiredRow, StatusRow
 
@@ -160,7 +160,7 @@ def _drift(
 ) -> list[Drift]:
     """Services Microcks lacks though the status table says they are there, and services of
     this entity that no desired mock accounts for."""
-    present = {mock_id_of_version(str(s.get("version", ""))): s for s in found}
+    present = {mock_id_of_version(owner_of_service(s) or ""): s for s in found}
     out: list[Drift] = []
     for row in rows:
         applied = row.desired_action == "reconcile" and row.status == "completed"

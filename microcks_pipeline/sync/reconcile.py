@@ -32,9 +32,13 @@ from microcks_pipeline.core.converge import (
 from microcks_pipeline.core.desired import DesiredMock
 from microcks_pipeline.core.errors import AuthError, PermanentError, PipelineError, TransientError
 from microcks_pipeline.core.identity import (
+    ENTITY_LABEL,
+    OWNER_LABEL,
     entity_hash,
-    is_valid_mock_id,
+    labels_of,
     mock_id_of_version,
+    owned_by_entity,
+    owner_of_service,
     service_version,
 )
 from microcks_pipeline.core.observed import ObservedService, parse_service_view
@@ -94,19 +98,31 @@ def reconcile_entity(
     ref_hash = entity_hash(entity_ref)
 
     existing = client.services_of_entity(entity_name, ref_hash)  # errors here are raised
+    if any(m.labelled_owner for m in upsert) or any(
+        r is not None and r.labelled for r in (applied or {}).values()
+    ):
+        # Services named by their content (gRPC) are ours by label: one more search finds them.
+        known = {_service_id(s) for s in existing}
+        existing += [
+            s
+            for s in client.search_labelled(ENTITY_LABEL, entity_ref)
+            if _service_id(s) not in known and _mock_of(s, ref_hash) is not None
+        ]
     outcomes: list[MockOutcome] = []
     for mock in upsert:
-        outcomes.append(_upsert(client, mock, existing, (applied or {}).get(mock.mock_id)))
+        outcomes.append(
+            _upsert(client, mock, existing, (applied or {}).get(mock.mock_id), ref_hash)
+        )
 
     for mock_id in delete_ids:
-        victims = [s for s in existing if s.get("version") == _version_or_none(entity_ref, mock_id)]
+        victims = [s for s in existing if _mock_of(s, ref_hash) == mock_id]
         outcomes.append(_delete(client, mock_id, victims))
 
     if prune:
         handled = {m.mock_id for m in upsert} | set(delete_ids) | keep_ids
         stale: dict[str, list[dict[str, Any]]] = {}
         for service in existing:
-            mock_id = mock_id_of_version(service["version"])
+            mock_id = _mock_of(service, ref_hash)
             if mock_id is not None and mock_id not in handled:
                 stale.setdefault(mock_id, []).append(service)
         for mock_id, victims in stale.items():
@@ -123,7 +139,7 @@ def _check_arguments(entity_ref: str, upsert: Sequence[DesiredMock], delete_ids:
             raise ValueError(
                 f"mock {mock.mock_id!r} belongs to {mock.entity_ref}, not {entity_ref}"
             )
-        if mock.version != service_version(entity_ref, mock.mock_id):
+        if mock.owner_version != service_version(entity_ref, mock.mock_id):
             raise ValueError(f"mock {mock.mock_id!r} has version {mock.version!r}, not ours")
         if mock.mock_id in seen:
             raise ValueError(f"mock {mock.mock_id!r} is listed twice in upsert")
@@ -133,9 +149,33 @@ def _check_arguments(entity_ref: str, upsert: Sequence[DesiredMock], delete_ids:
         raise ValueError(f"mocks {sorted(both)} are both upserted and deleted")
 
 
-def _version_or_none(entity_ref: str, mock_id: str) -> str | None:
-    # An id that cannot be a mockId (e.g. the entity-level row key) can own no service.
-    return service_version(entity_ref, mock_id) if is_valid_mock_id(mock_id) else None
+def _mock_of(service: dict[str, Any], ref_hash: str) -> str | None:
+    """The mockId of the entity owning `service` (by version, else by owner label), or None."""
+    owner = owner_of_service(service)
+    if owner is None or not owned_by_entity(owner, ref_hash):
+        return None
+    return mock_id_of_version(owner)
+
+
+def _claim(client: MicrocksClient, mock: DesiredMock) -> None:
+    """A service named by its content (gRPC) may exist already: take it only when its owner
+    label is this mock's; anyone else's, or no label, is a conflict that touches nothing."""
+    current = client.get_service(mock.service_name, mock.version)
+    if current is None:
+        return
+    owner = labels_of(current).get(OWNER_LABEL)
+    if owner == mock.owner_version:
+        return
+    holder = labels_of(current).get(ENTITY_LABEL)
+    if owner is None:
+        who = "a service not managed by microcks-pipeline (no owner label)"
+    else:
+        mock_id = mock_id_of_version(owner)
+        who = f"mock {mock_id!r} of {holder}" if holder and mock_id else f"owner {owner}"
+    raise PermanentError(
+        f"conflict: Microcks service {mock.service_name}:{mock.version} already belongs to "
+        f"{who}; the name and version come from the proto, so only one mock can declare it"
+    )
 
 
 def _upsert(
@@ -143,6 +183,7 @@ def _upsert(
     mock: DesiredMock,
     existing: list[dict[str, Any]],
     applied: AppliedRecord | None,
+    ref_hash: str,
 ) -> MockOutcome:
     existed = any(
         s.get("name") == mock.service_name and s.get("version") == mock.version for s in existing
@@ -150,6 +191,8 @@ def _upsert(
     warnings: list[str] = []
     state = mock_state(mock)
     try:
+        if mock.labelled_owner and not existed:
+            _claim(client, mock)
         _act(client, state, first_pass(state, applied), warnings)
         observed = _observe(client, mock)
         if differences(state.record.expected, observed):
@@ -162,9 +205,11 @@ def _upsert(
                 raise PermanentError(
                     f"Microcks does not hold what {mock.mock_id!r} declares: " + "; ".join(left)
                 )
-        # A rename that only changed case leaves the old-case service with our version: drop it.
+        # A rename (of the entity's case, or of a proto's package or service) leaves the old
+        # service of this mock behind: drop it.
         for other in existing:
-            if other.get("version") == mock.version and other.get("name") != mock.service_name:
+            same = (other.get("name"), other.get("version")) == (mock.service_name, mock.version)
+            if not same and _mock_of(other, ref_hash) == mock.mock_id:
                 client.delete_service(_service_id(other))
     except (AuthError, MicrocksUnreachable):
         raise
