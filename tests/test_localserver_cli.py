@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import grpc
 import httpx
-from localserver_fixtures import UPLOAD, pastry_openapi
+from localserver_fixtures import UPLOAD, pastry_openapi, sample
 
 TOKEN_PATH = "/auth/realms/microcks/protocol/openid-connect/token"
 SECRET = "cli-test-secret"
@@ -125,3 +127,60 @@ def test_auth_without_a_secret_refuses_to_start():
     assert result.returncode == 2
     assert "MICROCKS_CLIENT_SECRET" in result.stderr
     assert result.stdout == ""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_grpc_port_option_serves_grpc_mocks_of_an_uploaded_proto():
+    grpc_port = _free_port()
+    with serve_microcks("--no-auth", "--grpc-port", str(grpc_port)) as base_url:
+        for name, main in (("hello-v1.proto", "true"), ("HelloService.postman.json", "false")):
+            answer = httpx.post(
+                base_url + UPLOAD,
+                params={"mainArtifact": main},
+                files={"file": (name, sample(name))},
+                timeout=30,
+            )
+            assert answer.status_code == 201, answer.text
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            reply = channel.unary_unary("/io.github.microcks.grpc.hello.v1.HelloService/greeting")(
+                # HelloRequest{firstname: "John", lastname: "Doe"} on the wire
+                b"\x0a\x04John\x12\x03Doe",
+                timeout=10,
+            )
+
+    assert b"Hello John Doe !" in reply
+
+
+def test_a_non_positive_async_frequency_is_refused_with_a_clear_error():
+    done = subprocess.run(
+        [sys.executable, "-m", "microcks_pipeline.cli", "serve-microcks", "--port", "0"]
+        + ["--no-auth", "--async-frequency", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 2
+    assert "async_frequency_override_seconds must be positive" in done.stderr
+
+
+def test_a_grpc_port_already_taken_is_reported_clearly():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "microcks_pipeline.cli", "serve-microcks", "--port", "0"]
+            + ["--no-auth", "--grpc-port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert done.returncode == 1
+    assert f"the gRPC mock server could not bind 127.0.0.1:{port}" in done.stderr

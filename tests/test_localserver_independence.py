@@ -8,7 +8,18 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "microcks_pipeline"
 SERVER = PACKAGE / "localserver"
-ALLOWED_THIRD_PARTY = {"starlette", "uvicorn", "yaml", "multipart", "python_multipart"}
+ALLOWED_THIRD_PARTY = {
+    "starlette",
+    "uvicorn",
+    "yaml",
+    "multipart",
+    "python_multipart",
+    # GraphQL schemas and queries, gRPC mocks and protobuf descriptors
+    "graphql",
+    "grpc",
+    "grpc_tools",
+    "google",
+}
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:

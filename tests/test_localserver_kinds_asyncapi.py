@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from localserver_fixtures import open_client, relaxed_schema_errors, sample
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from localserver_fixtures import open_client, relaxed_schema_errors, sample
 from microcks_pipeline.localserver import RunningServer, ServerConfig, running_server
 
 V3 = "User signed-up API:0.1.50"
@@ -80,7 +80,7 @@ def test_event_service_view_has_operations_bindings_and_event_messages(server):
     [operation3] = v3["service"]["operations"]
     assert operation3["name"] == "RECEIVE consumeUserSignedUp"
     assert operation3["method"] == "RECEIVE"
-    assert operation3["bindings"] == {"WS": {"type": "WS", "method": "POST"}}
+    assert operation3["bindings"] == {"WS": {"type": "WS", "method": "POST", "persistent": False}}
     # async-api.default-frequency=3 in Microcks' application.properties.
     assert operation3["defaultDelay"] == 3
     assert operation3["resourcePaths"] == ["user/signedup"]
@@ -154,7 +154,7 @@ channels:
         http.post("/api/artifact/upload", files={"file": ("orders.yaml", document.encode())})
         [operation] = http.get("/api/services/Orders:1").json()["service"]["operations"]
 
-    assert operation["bindings"] == {"KAFKA": {"type": "KAFKA"}}
+    assert operation["bindings"] == {"KAFKA": {"type": "KAFKA", "persistent": False}}
     assert operation["name"] == "PUBLISH orders"
     with connect(_ws_url(server, "/api/ws/Orders/1/orders"), open_timeout=5) as socket:
         with pytest.raises(TimeoutError):

@@ -154,3 +154,52 @@ def test_schema_without_microcks_id_or_unparseable_is_refused():
     )
     assert (broken.status_code, broken.text) == (400, "GraphQL schema file parsing error")
     assert client.get("/api/services/count").json() == {"counter": 0}
+
+
+def test_introspection_query_is_answered_from_the_stored_schema():
+    client = films_client()
+    query = "query { __schema { queryType { name } types { name } } }"
+
+    answer = client.post(FILMS, json={"query": query})
+
+    body = answer.json()
+    assert answer.status_code == 200
+    assert (body["errors"], body["dataPresent"]) == ([], True)
+    assert body["data"]["__schema"]["queryType"] == {"name": "Query"}
+    assert {"Film", "FilmsConnection", "Review"} <= {
+        t["name"] for t in body["data"]["__schema"]["types"]
+    }
+
+
+def test_typename_is_answered_directly():
+    client = films_client()
+
+    answer = client.post(FILMS, json={"query": "mutation { __typename }"})
+
+    assert answer.json() == {"data": {"__typename": "Mutation"}}
+
+
+def test_api_metadata_json_body_dispatcher_picks_the_response_named_by_the_variables():
+    client = open_client()
+    client.upload(sample("films.graphql"), "films.graphql")
+    client.upload(sample("films-metadata.yml"), "films-metadata.yml", main=False)
+    client.upload(sample("films-postman.json"), "films-postman.json", main=False)
+    mutation = (
+        "mutation AddReview($filmId: String, $review: Review) "
+        "{ addReview(filmId: $filmId, review: $review) { title } }"
+    )
+
+    known = client.post(
+        FILMS, json={"query": mutation, "variables": {"filmId": "ZmlsbXM6Mg==", "review": {}}}
+    )
+    other = client.post(FILMS, json={"query": mutation, "variables": {"filmId": "other"}})
+
+    operation = next(
+        op
+        for op in client.get("/api/services/Movie Graph API:1.0").json()["service"]["operations"]
+        if op["name"] == "addReview"
+    )
+    assert operation["dispatcher"] == "JSON_BODY"
+    assert known.json() == {"data": {"addReview": {"title": "The Empire Strikes Back"}}}
+    # The `default` case names no example: Microcks answers 400.
+    assert (other.status_code, other.text) == (400, "No matching response found")

@@ -10,8 +10,8 @@ import grpc
 import httpx
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
-
 from localserver_fixtures import open_client, relaxed_schema_errors, sample
+
 from microcks_pipeline.localserver import RunningServer, ServerConfig, running_server
 from microcks_pipeline.localserver.importer_protobuf import compile_proto
 
@@ -81,17 +81,62 @@ def test_unknown_fields_combination_falls_back_to_any_example_as_microcks_does(h
     assert _greet(hello, firstname="Nobody", lastname="Else")["greeting"].startswith("Hello ")
 
 
-def test_unknown_service_or_version_is_unimplemented(server, hello):
-    call = hello.unary_unary(
-        "/io.github.microcks.grpc.hello.v2.HelloService/greeting",
-        request_serializer=lambda m: m.SerializeToString(),
-        response_deserializer=HelloResponse.FromString,
-    )
+@pytest.mark.parametrize(
+    ("method", "description"),
+    [
+        (
+            "/io.github.microcks.grpc.hello.v2.HelloService/greeting",
+            "No GRPC Service def found for io.github.microcks.grpc.hello.v2.HelloService/greeting",
+        ),
+        (
+            f"/{HELLO}/farewell",
+            f"No valid operation found for {HELLO}/farewell",
+        ),
+    ],
+)
+def test_unknown_service_version_or_method_is_unimplemented(hello, method, description):
+    call = hello.unary_unary(method)
 
     with pytest.raises(grpc.RpcError) as caught:
-        call(HelloRequest(firstname="John"), timeout=5)
+        call(b"", timeout=5)
 
     assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert caught.value.details() == description
+
+
+def test_example_with_a_grpc_status_answers_that_error_and_http_codes_answer_ok(server, hello):
+    examples = f"""apiVersion: mocks.microcks.io/v1alpha1
+kind: APIExamples
+metadata: {{name: {HELLO}, version: v1}}
+operations:
+  greeting:
+    Denied:
+      request:
+        body: {{firstname: Denied, lastname: X}}
+      response:
+        status: 7
+        body: 'not for you'
+    Created:
+      request:
+        body: {{firstname: Created, lastname: X}}
+      response:
+        status: 201
+        body: {{greeting: made}}
+"""
+    with httpx.Client(base_url=server.base_url) as http:
+        answer = http.post(
+            "/api/artifact/upload",
+            params={"mainArtifact": "false"},
+            files={"file": ("status-examples.yaml", examples.encode())},
+        )
+        assert answer.status_code == 201
+
+    with pytest.raises(grpc.RpcError) as caught:
+        _greet(hello, firstname="Denied", lastname="X")
+
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert caught.value.details() == "not for you"
+    assert _greet(hello, firstname="Created", lastname="X") == {"greeting": "made"}
 
 
 def test_proto_gives_a_grpc_service_named_after_package_and_service(server, hello):
@@ -157,3 +202,24 @@ def test_a_proto_that_does_not_compile_is_refused_with_protoc_message():
     assert answer.status_code == 400
     assert answer.text.startswith("Protobuf schema file parsing error on ")
     assert '"strin" is not defined' in answer.text
+
+
+@pytest.mark.parametrize("port", [-1, 70000])
+def test_grpc_port_out_of_range_is_refused(port):
+    with pytest.raises(ValueError, match="grpc_port must be between 0 and 65535"):
+        ServerConfig(grpc_port=port)
+
+
+def test_proto_without_package_imports_with_an_empty_version_but_cannot_be_called(server):
+    proto = (
+        'syntax = "proto3";\nmessage A { string a = 1; }\nservice S { rpc Do(A) returns (A); }\n'
+    )
+    with httpx.Client(base_url=server.base_url) as http:
+        answer = http.post("/api/artifact/upload", files={"file": ("s.proto", proto.encode())})
+    assert (answer.status_code, answer.text) == (201, "S:")
+
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        with pytest.raises(grpc.RpcError) as caught:
+            channel.unary_unary("/S/Do")(b"", timeout=5)
+
+    assert caught.value.code() == grpc.StatusCode.UNKNOWN

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from localserver_fixtures import assert_schema, open_client, pastry_openapi, sample
 
 BEER = "/rest/Beer Catalog API/0.99"
@@ -65,7 +64,10 @@ def _collection(info: dict, items: list | None = None) -> str:
     ("info", "version"),
     [
         ({"_postman_id": "1", "name": "A", "version": "2.1"}, "2.1"),
-        ({"_postman_id": "1", "name": "A", "version": {"major": 1, "minor": 2, "patch": 3}}, "1.2.3"),
+        (
+            {"_postman_id": "1", "name": "A", "version": {"major": 1, "minor": 2, "patch": 3}},
+            "1.2.3",
+        ),
         ({"_postman_id": "1", "name": "A", "version": {"identifier": "v9", "major": 1}}, "v9"),
         ({"_postman_id": "1", "name": "A", "description": "version=v1 - the A API"}, "v1"),
     ],
@@ -128,7 +130,10 @@ def test_minified_collection_is_not_recognised_and_fails_as_har_like_in_microcks
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ('{\n"_postman_id": "1",\n"name": "v1 collection"\n}', "Only Postman v2 Collection are supported."),
+        (
+            '{\n"_postman_id": "1",\n"name": "v1 collection"\n}',
+            "Only Postman v2 Collection are supported.",
+        ),
         (
             _collection({"_postman_id": "1", "name": "A", "description": "no version here"}),
             "Version property is missing in Collection description",

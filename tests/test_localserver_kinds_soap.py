@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-
 from localserver_fixtures import open_client, relaxed_schema_errors, sample
 
 HELLO = "/soap/HelloService Mock/0.9"
@@ -101,4 +100,29 @@ def test_project_without_version_property_is_refused():
     assert (answer.status_code, answer.text) == (
         400,
         "Version property is missing in Project properties",
+    )
+
+
+def test_soap_action_header_chooses_the_operation_before_the_body_element():
+    client = open_client()
+    project = sample("HelloService-to-set-proxy-soapui-project.xml").decode()
+    project = project.replace('action="" name="sayHello"', 'action="urn:hello" name="sayHello"')
+    client.upload(project, "hello.xml")
+    # The body's first element (`greet`) names no operation: only the SOAPAction finds sayHello,
+    # whose XPath (//ser:sayHello/name) still matches deeper down.
+    body = ENVELOPE.format(element="greet", name="Andrew").replace(
+        "<name>Andrew</name>", "<hel:sayHello><name>Andrew</name></hel:sayHello>"
+    )
+
+    by_action = client.post(HELLO, content=body, headers={"SOAPAction": '"urn:hello"'})
+    by_soap12_action = client.post(
+        HELLO, content=body, headers={"Content-Type": 'application/soap+xml;action="urn:hello"'}
+    )
+    without_action = client.post(HELLO, content=body, headers={"Content-Type": "text/xml"})
+
+    assert "Hello Andrew !" in by_action.text
+    assert "Hello Andrew !" in by_soap12_action.text
+    assert (without_action.status_code, without_action.text) == (
+        404,
+        "The operation greet does not exist!",
     )

@@ -377,13 +377,13 @@ def test_invalid_utf8_answers_400_with_the_java_decoder_message():
     assert (answer.status_code, answer.text) == (400, "Input length = 1")
 
 
-def test_unsupported_artifact_kinds_answer_400_saying_so():
+def test_soapui_project_without_mock_services_imports_nothing_and_answers_204():
     client = open_client()
 
     answer = client.upload('<?xml version="1.0"?>\n<soapui-project/>', "project.xml")
 
-    assert answer.status_code == 400
-    assert "not supported" in answer.text
+    assert (answer.status_code, answer.content) == (204, b"")
+    assert client.get("/api/services/count").json() == {"counter": 0}
 
 
 def test_empty_file_answers_204_and_stores_nothing():

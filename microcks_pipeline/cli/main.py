@@ -152,17 +152,24 @@ def _serve_microcks(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     clients = {args.client_id: (secret, ["user", "manager"])} if secret else {}
-    config = ServerConfig(
-        auth_enabled=not args.no_auth,
-        clients=clients,
-        faults_enabled=args.faults,
-        grpc_port=args.grpc_port,
-        async_frequency_override_seconds=args.async_frequency,
-    )
+    try:
+        config = ServerConfig(
+            auth_enabled=not args.no_auth,
+            clients=clients,
+            faults_enabled=args.faults,
+            grpc_port=args.grpc_port,
+            async_frequency_override_seconds=args.async_frequency,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         serve(config, host=args.host, port=args.port, on_ready=lambda url: print(url, flush=True))
     except KeyboardInterrupt:
         pass
+    except RuntimeError as exc:  # e.g. the gRPC port is taken
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_OK
 
 

@@ -152,7 +152,9 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             *control.routes,
             Route("/rest/{rest:path}", _rest, methods=mock_methods),
             Route("/graphql/{service}/{version}", serve_graphql, methods=["GET", "POST"]),
-            Route("/graphql/{service}/{version}/{rest:path}", serve_graphql, methods=["GET", "POST"]),
+            Route(
+                "/graphql/{service}/{version}/{rest:path}", serve_graphql, methods=["GET", "POST"]
+            ),
             Route("/soap/{service}/{version}", serve_soap, methods=["POST"]),
             Route("/soap/{service}/{version}/{rest:path}", serve_soap, methods=["POST"]),
         ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 from urllib.parse import quote, quote_plus, unquote_plus
 
 URI_PARTS = "URI_PARTS"
@@ -12,11 +13,20 @@ URI_PARAMS = "URI_PARAMS"
 URI_ELEMENTS = "URI_ELEMENTS"
 QUERY_HEADER = "QUERY_HEADER"
 QUERY_ARGS = "QUERY_ARGS"
+JSON_BODY = "JSON_BODY"
 QUERY_MATCH = "QUERY_MATCH"
 FALLBACK = "FALLBACK"
 PROXY_FALLBACK = "PROXY_FALLBACK"
 
 Pairs = list[tuple[str, str]]  # a Guava multimap: ordered (key, value) entries
+
+
+class _Named(Protocol):
+    name: str
+    dispatch_criteria: str | None
+
+
+R = TypeVar("R", bound=_Named)
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,40 @@ def parse_fallback(rules: str | None) -> FallbackSpec | None:
             return None
         values[key] = None if value is None else _scalar_text(value)
     return FallbackSpec(values["dispatcher"], values["dispatcherRules"], values["fallback"])
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """The dispatcher and rules an invocation uses: a FALLBACK hands over its wrapped ones."""
+
+    dispatcher: str | None
+    rules: str | None
+    fallback: FallbackSpec | None
+
+
+def effective_dispatch(dispatcher: str | None, rules: str | None) -> Dispatch:
+    """getFallbackIfAny + getDispatcher/getDispatcherRules of Microcks' invocation processors."""
+    fallback = parse_fallback(rules) if dispatcher == FALLBACK else None
+    if fallback is not None:
+        return Dispatch(fallback.dispatcher, fallback.dispatcher_rules, fallback)
+    return Dispatch(dispatcher, rules, None)
+
+
+def lookup_response(
+    responses: list[R], criteria: str | None, dispatch: Dispatch, *, any_last: bool
+) -> R | None:
+    """Response lookup of the GraphQL and gRPC processors: by dispatch criteria, by name equal
+    to the criteria, the fallback's named response, then (when `any_last`) the first one."""
+    fallback_name = dispatch.fallback.fallback if dispatch.fallback is not None else None
+    for candidates in (
+        [r for r in responses if r.dispatch_criteria == criteria],
+        [r for r in responses if r.name == criteria],
+        [r for r in responses if fallback_name is not None and r.name == fallback_name],
+        responses if any_last else [],
+    ):
+        if candidates:
+            return candidates[0]
+    return None
 
 
 def _scalar_text(value: object) -> str:

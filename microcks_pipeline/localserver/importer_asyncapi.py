@@ -29,7 +29,12 @@ def _binding(operation: Operation, binding_type: str) -> dict[str, Any]:
     """AsyncAPICommons.retrieveOrInitBinding."""
     if operation.bindings is None:
         operation.bindings = {}
-    return operation.bindings.setdefault(binding_type, {"type": binding_type})
+    return operation.bindings.setdefault(binding_type, new_binding(binding_type))
+
+
+def new_binding(binding_type: str) -> dict[str, Any]:
+    """A Binding as Jackson writes it: `persistent` is a primitive boolean, always present."""
+    return {"type": binding_type, "persistent": False}
 
 
 def _set(binding: dict[str, Any], key: str, value: Any) -> None:
@@ -156,7 +161,9 @@ class AsyncAPIImporter(OpenAPIImporter):
             for verb, verb_value in _props(channel):
                 if verb not in VALID_VERBS_V2:
                     continue
-                operation = Operation(name=f"{verb.upper()} {channel_name.strip()}", method=verb.upper())
+                operation = Operation(
+                    name=f"{verb.upper()} {channel_name.strip()}", method=verb.upper()
+                )
                 if _has(verb_value, "x-microcks-operation"):
                     complete_operation_properties(operation, verb_value["x-microcks-operation"])
                 if operation.dispatcher is None and "{" in channel_name:

@@ -19,6 +19,7 @@ from .jsonnode import split_lines
 from .model import Operation, Service
 
 MICROCKS_ID_STARTER = "microcksId:"
+GRAPHQL_SCHEMA = "GRAPHQL_SCHEMA"
 VALID_OPERATION_TYPES = ("query", "mutation")
 SPECIFIED_SCALARS = ("Int", "Float", "String", "Boolean", "ID")
 
@@ -109,7 +110,11 @@ class GraphQLImporter:
                         )
                 operation.output_name = _type_name(field.type)
                 operations.append(operation)
-        return [ParsedService(name, version, "GRAPHQL", None, operations)]
+        return [
+            ParsedService(
+                name, version, "GRAPHQL", None, operations, resources={GRAPHQL_SCHEMA: self.text}
+            )
+        ]
 
     def messages(self, service: Service, operation: Operation) -> list[Exchange]:
         return []  # a schema carries no examples

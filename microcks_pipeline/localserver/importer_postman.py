@@ -14,7 +14,6 @@ from .importers import (
     ParsedService,
     _elements,
     _has,
-    _props,
     query_args_criteria_from_text,
 )
 from .jsonnode import MISSING, ParseError, as_text, load_json, path
@@ -155,7 +154,9 @@ class PostmanCollectionImporter:
         """extractOperationV2: folders recurse; a request becomes `<METHOD> <path>`."""
         if not _has(item, "request"):
             for child in _elements(path(item, "item")):
-                self._collect_operation(f"{folder}/{as_text(path(item, 'name'))}", child, operations)
+                self._collect_operation(
+                    f"{folder}/{as_text(path(item, 'name'))}", child, operations
+                )
             return
         name = build_operation_name(item)
         url = _url_text(item["request"])
@@ -164,7 +165,7 @@ class PostmanCollectionImporter:
         operation = operations.get(name)
         if operation is None:
             operation = Operation(name=name, method=as_text(path(item["request"], "method")))
-            if _url_has_parameters(url) and d.url_has_parts(url) and "/:" in url:
+            if _url_has_parameters(url) and "/:" in url:
                 operation.dispatcher_rules = (
                     d.extract_parts_from_uri_pattern(url) + " ?? " + extract_params_from_uri(url)
                 )

@@ -16,6 +16,7 @@ from .importers import Exchange, ImportRejected, ParsedService
 from .model import Operation, Service
 
 PROTO_FILE = "uploaded.proto"
+PROTOBUF_DESCRIPTOR = "PROTOBUF_DESCRIPTOR"
 # FieldDescriptorProto types that are not "scalar" for Microcks (isScalarType): message, group, bytes.
 _NON_SCALAR = {
     descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
@@ -94,7 +95,7 @@ class ProtobufImporter:
                     metadata=None,
                     operations=operations,
                     xml_ns=uploaded.package,
-                    descriptor=self.descriptor,
+                    resources={PROTOBUF_DESCRIPTOR: self.descriptor},
                 )
             )
         return results

@@ -13,6 +13,7 @@ from .importers import Exchange, ImportRejected, ParsedService
 from .model import Operation, Request, Response, Service
 
 CON = "{http://eviware.com/soapui/config}"
+WSDL = "{http://schemas.xmlsoap.org/wsdl/}"
 SCRIPT_STYLES = ("SCRIPT", "GROOVY", "JS")
 
 
@@ -33,9 +34,13 @@ def xpath_value(expression: str, document: str) -> str:
 
     Only descendant/child steps with prefixes are understood, which is what SoapUI writes.
     """
-    namespaces = dict(re.findall(r"declare\s+namespace\s+(\w+)\s*=\s*['\"]([^'\"]+)['\"]\s*;", expression))
+    namespaces = dict(
+        re.findall(r"declare\s+namespace\s+(\w+)\s*=\s*['\"]([^'\"]+)['\"]\s*;", expression)
+    )
     path = re.sub(r"declare\s+namespace\s+\w+\s*=\s*['\"][^'\"]+['\"]\s*;", "", expression).strip()
-    steps = re.sub(r"(\w+):(\w+)", lambda m: "{" + namespaces.get(m.group(1), "") + "}" + m.group(2), path)
+    steps = re.sub(
+        r"(\w+):(\w+)", lambda m: "{" + namespaces.get(m.group(1), "") + "}" + m.group(2), path
+    )
     steps = "." + steps if steps.startswith("//") else "./" + steps.lstrip("/")
     try:
         root = ET.fromstring(document)
@@ -46,6 +51,39 @@ def xpath_value(expression: str, document: str) -> str:
     except (ET.ParseError, SyntaxError, KeyError):
         return ""
     return _text(match) if match is not None else ""
+
+
+def _wsdl_parts(interface: ET.Element | None, operation: str) -> tuple[str | None, str | None]:
+    """completeOperationPartsFromWsdl: element names of the operation's input and output
+    message parts in the cached WSDL; (None, None) when it cannot tell."""
+    part = next(iter(_children(_child(interface, "definitionCache"), "part")), None)
+    try:
+        wsdl = ET.fromstring(_text(_child(part, "content")).encode("utf-8"))
+    except ET.ParseError:
+        return None, None
+    binding = wsdl.find(WSDL + "binding")
+    found = next(
+        (
+            o
+            for o in (binding.findall(WSDL + "operation") if binding is not None else [])
+            if o.get("name") == operation
+        ),
+        None,
+    )
+    if found is None:
+        return None, None
+    messages = {m.get("name"): m for m in wsdl.findall(WSDL + "message")}
+
+    def element(direction: str) -> str | None:
+        node = found.find(WSDL + direction)
+        message = messages.get(node.get("name")) if node is not None else None
+        first = message.find(WSDL + "part") if message is not None else None
+        if first is None:
+            return None
+        name = first.get("element", "")
+        return name[name.index(":") + 1 :] if ":" in name else name
+
+    return element("input"), element("output")
 
 
 def _version(mock_service: ET.Element) -> str:
@@ -68,7 +106,11 @@ class SoapUIProjectImporter:
     def _interface_operation(self, mock_operation: ET.Element) -> ET.Element | None:
         interface = self.interfaces.get(mock_operation.get("interface"))
         return next(
-            (o for o in _children(interface, "operation") if o.get("name") == mock_operation.get("operation")),
+            (
+                o
+                for o in _children(interface, "operation")
+                if o.get("name") == mock_operation.get("operation")
+            ),
             None,
         )
 
@@ -83,17 +125,22 @@ class SoapUIProjectImporter:
                     binding = interface.get("bindingName") or ""
                     xml_ns = binding[1 : binding.index("}")] if binding.startswith("{") else binding
                 source = self._interface_operation(mock_operation)
+                # No `method`: Microcks sets none on SOAP operations.
                 operation = Operation(
                     name=mock_operation.get("name") or "",
-                    method="POST",
                     action=source.get("action") if source is not None else None,
-                    input_name=source.get("inputName") if source is not None else None,
-                    output_name=source.get("outputName") if source is not None else None,
                 )
+                operation.input_name, operation.output_name = _wsdl_parts(interface, operation.name)
+                if operation.input_name is None and source is not None:
+                    operation.input_name = source.get("inputName")
+                if operation.output_name is None and source is not None:
+                    operation.output_name = source.get("outputName")
                 operation.dispatcher = _text(_child(mock_operation, "dispatchStyle")) or None
                 if operation.dispatcher == d.QUERY_MATCH:
                     queries = _children(_child(mock_operation, "dispatchConfig"), "query")
-                    operation.dispatcher_rules = _text(_child(queries[0], "query")) if queries else None
+                    operation.dispatcher_rules = (
+                        _text(_child(queries[0], "query")) if queries else None
+                    )
                 elif operation.dispatcher in SCRIPT_STYLES:
                     operation.dispatcher_rules = _text(_child(mock_operation, "dispatchPath"))
                 operations.append(operation)
@@ -133,7 +180,9 @@ class SoapUIProjectImporter:
             break
         return result
 
-    def _operation_messages(self, operation: Operation, mock_operation: ET.Element) -> list[Exchange]:
+    def _operation_messages(
+        self, operation: Operation, mock_operation: ET.Element
+    ) -> list[Exchange]:
         requests = self._test_requests(operation.name)
         responses = {r.get("name"): r for r in _children(mock_operation, "response")}
         candidates = []
@@ -141,7 +190,11 @@ class SoapUIProjectImporter:
             request = (
                 requests.get(name or "")
                 or requests.get(f"{name} Request")
-                or (requests.get((name or "").replace("Response", "Request")) if "Response" in (name or "") else None)
+                or (
+                    requests.get((name or "").replace("Response", "Request"))
+                    if "Response" in (name or "")
+                    else None
+                )
             )
             if request is not None:
                 candidates.append(request)
@@ -152,14 +205,18 @@ class SoapUIProjectImporter:
                 for q in _children(_child(mock_operation, "dispatchConfig"), "query")
             }
             for request in candidates:
-                criteria = xpath_value(operation.dispatcher_rules or "", _text(_child(request, "request")))
+                criteria = xpath_value(
+                    operation.dispatcher_rules or "", _text(_child(request, "request"))
+                )
                 response = responses.get(matches.get(criteria))
                 if response is not None:
                     result.append((_request(request), _response(response, criteria)))
         elif operation.dispatcher in SCRIPT_STYLES:
             for request in candidates:
                 name = request.get("name") or ""
-                response = responses.get(name) or responses.get(name.replace(" Request", " Response"))
+                response = responses.get(name) or responses.get(
+                    name.replace(" Request", " Response")
+                )
                 if response is not None:
                     result.append((_request(request), _response(response, response.get("name"))))
         elif operation.dispatcher == "RANDOM" and requests:

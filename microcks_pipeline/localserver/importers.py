@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import dispatch as d
@@ -19,7 +19,16 @@ from .jsonnode import (
     split_lines,
     value_string,
 )
-from .model import EventMessage, Header, Metadata, Operation, ParameterConstraint, Request, Response, Service
+from .model import (
+    EventMessage,
+    Header,
+    Metadata,
+    Operation,
+    ParameterConstraint,
+    Request,
+    Response,
+    Service,
+)
 
 
 class ImportRejected(Exception):
@@ -40,8 +49,8 @@ class ParsedService:
     metadata: Metadata | None
     operations: list[Operation]
     xml_ns: str | None = None
-    # gRPC: the compiled FileDescriptorSet (Microcks' PROTOBUF_DESCRIPTOR resource).
-    descriptor: bytes | None = None
+    # Resources the mocks need, by Microcks' ResourceType (PROTOBUF_DESCRIPTOR, GRAPHQL_SCHEMA).
+    resources: dict[str, bytes | str] = field(default_factory=dict)
 
 
 Exchange = tuple[Request, Response] | EventMessage
@@ -799,7 +808,9 @@ class ExamplesImporter:
         elif root == d.QUERY_ARGS:
             # GraphQL: criteria from request.body.variables; gRPC: from the request body itself.
             if service.type == "GRAPHQL" and _has(request_node, "body"):
-                criteria = query_args_criteria(_rules(rules), path(request_node["body"], "variables"))
+                criteria = query_args_criteria(
+                    _rules(rules), path(request_node["body"], "variables")
+                )
             elif service.type == "GRPC":
                 criteria = query_args_criteria_from_text(_rules(rules), request.content)
         elif _has(response_node, "dispatchCriteria"):

@@ -103,7 +103,7 @@ async def event_socket(websocket: WebSocket) -> None:
                 if message["type"] == "websocket.disconnect":
                     return
                 continue  # onMessage: nothing to do
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             await _publish(websocket, store, name, version, channel, config)
     except (WebSocketDisconnect, RuntimeError):

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import unquote
 
-from graphql import GraphQLError, parse
+from graphql import GraphQLError, build_schema, graphql_sync, parse
 from graphql.language import (
     FieldNode,
     FragmentDefinitionNode,
@@ -23,10 +22,13 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import Response as HttpResponse
 
 from . import dispatch as d
+from .importer_graphql import GRAPHQL_SCHEMA
+from .jsonbody import json_body_criteria
 from .model import Operation, Response
 from .store import ServiceSnapshot, Store
 
 TYPENAME = "__typename"
+SCHEMA = "__schema"
 
 
 def _text(body: str, status: int) -> HttpResponse:
@@ -81,8 +83,9 @@ def filter_field_selection(
 
 async def serve_graphql(request: HttpRequest) -> HttpResponse:
     store: Store = request.app.state.store
-    service_name = unquote(request.path_params["service"]).replace("+", " ")
-    version = unquote(request.path_params["version"])
+    # Path parameters come decoded (as Spring's); a `+` in the name stands for a space.
+    service_name = request.path_params["service"].replace("+", " ")
+    version = request.path_params["version"]
     snapshot = store.snapshot_by_name(service_name, version)
     if snapshot is None:
         return _text(f"The service {service_name} with version {version} does not exist!", 404)
@@ -106,6 +109,9 @@ async def serve_graphql(request: HttpRequest) -> HttpResponse:
         x.name.value: x for x in document.definitions if isinstance(x, FragmentDefinitionNode)
     }
     operation_type = chosen.operation.value.upper()
+    first = chosen.selection_set.selections[0] if chosen.selection_set.selections else None
+    if operation_type == "QUERY" and isinstance(first, FieldNode) and first.name.value == SCHEMA:
+        return _introspection(snapshot, query)
     data: dict[str, Any] = {}
     errors: list[Any] = []
     for field in collect_fields(chosen.selection_set, fragments):
@@ -139,6 +145,25 @@ async def _graphql_request(request: HttpRequest) -> tuple[str, str | None, Any]:
     )
 
 
+def _introspection(snapshot: ServiceSnapshot, query: str) -> HttpResponse:
+    """An introspection query is executed on the stored schema (no resolvers are needed); the
+    answer is graphql-java's ExecutionResult as Jackson writes it."""
+    sdl = snapshot.service.resources.get(GRAPHQL_SCHEMA)
+    if not isinstance(sdl, str):
+        return _text("No GraphQL schema found for this service", 500)
+    try:
+        result = graphql_sync(build_schema(sdl), query)
+    except (GraphQLError, TypeError) as exc:
+        return _text(str(exc), 500)
+    body = {
+        "errors": [error.formatted for error in result.errors or []],
+        "data": result.data,
+        "extensions": result.extensions,
+        "dataPresent": result.data is not None,
+    }
+    return HttpResponse(json.dumps(body, separators=(",", ":")), media_type="application/json")
+
+
 def _answer_field(
     snapshot: ServiceSnapshot,
     operation_type: str,
@@ -168,7 +193,7 @@ def _answer_field(
         elif isinstance(value, VariableNode) and isinstance(variables, dict):
             variable = variables.get(value.name.value)
             params[argument.name.value] = "" if variable is None else _as_text(variable)
-    response = _find_response(snapshot, operation, params)
+    response = _find_response(snapshot, operation, params, variables)
     if response is None:
         raise _Refused("No matching response found", 400)
     if response.content is None:
@@ -192,25 +217,16 @@ def _as_text(value: Any) -> str:
 
 
 def _find_response(
-    snapshot: ServiceSnapshot, operation: Operation, params: dict[str, str]
+    snapshot: ServiceSnapshot, operation: Operation, params: dict[str, str], variables: Any
 ) -> Response | None:
+    """GraphQLInvocationProcessor: criteria, name, fallback, and any response only without dispatcher."""
     responses = [p.response for p in snapshot.pairs_of(operation.name) if p.response is not None]
-    fallback = (
-        d.parse_fallback(operation.dispatcher_rules) if operation.dispatcher == d.FALLBACK else None
-    )
-    dispatcher, rules = operation.dispatcher, operation.dispatcher_rules
-    if fallback is not None:
-        dispatcher, rules = fallback.dispatcher, fallback.dispatcher_rules
+    dispatch = d.effective_dispatch(operation.dispatcher, operation.dispatcher_rules)
     criteria = None
-    if dispatcher == d.QUERY_ARGS and rules is not None:
-        criteria = d.extract_from_param_map(rules, params)
-    # JSON_BODY / SCRIPT / JS are not evaluated here: they yield no criteria.
-    for candidates in (
-        [r for r in responses if r.dispatch_criteria == criteria],
-        [r for r in responses if r.name == criteria],
-        [r for r in responses if fallback is not None and r.name == fallback.fallback],
-        responses if dispatcher is None else [],
-    ):
-        if candidates:
-            return candidates[0]
-    return None
+    if dispatch.dispatcher == d.QUERY_ARGS and dispatch.rules is not None:
+        criteria = d.extract_from_param_map(dispatch.rules, params)
+    elif dispatch.dispatcher == d.JSON_BODY:
+        # Evaluated on the request's variables, as Jackson writes them (null when absent).
+        criteria = json_body_criteria(dispatch.rules, json.dumps(variables))
+    # SCRIPT / JS are not evaluated here: they yield no criteria.
+    return d.lookup_response(responses, criteria, dispatch, any_last=dispatch.dispatcher is None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import xml.etree.ElementTree as ET
-from urllib.parse import unquote
 
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response as HttpResponse
@@ -58,8 +57,9 @@ def find_operation(service: Service, action: str | None, document: str) -> Opera
 
 async def serve_soap(request: HttpRequest) -> HttpResponse:
     store: Store = request.app.state.store
-    name = unquote(request.path_params["service"]).replace("+", " ")
-    version = unquote(request.path_params["version"])
+    # Path parameters come decoded (as Spring's); a `+` in the name stands for a space.
+    name = request.path_params["service"].replace("+", " ")
+    version = request.path_params["version"]
     snapshot = store.snapshot_by_name(name, version)
     if snapshot is None:
         return _text(f"The service {name} with version {version} does not exist!", 404)
@@ -69,10 +69,8 @@ async def serve_soap(request: HttpRequest) -> HttpResponse:
     if operation is None:
         shown = action or _body_element(document)
         return _text(f"The operation {shown} does not exist!", 404)
-    dispatcher, rules = operation.dispatcher, operation.dispatcher_rules
-    fallback = d.parse_fallback(rules) if dispatcher == d.FALLBACK else None
-    if fallback is not None:
-        dispatcher, rules = fallback.dispatcher, fallback.dispatcher_rules
+    dispatch = d.effective_dispatch(operation.dispatcher, operation.dispatcher_rules)
+    dispatcher, rules, fallback = dispatch.dispatcher, dispatch.rules, dispatch.fallback
     if dispatcher == d.QUERY_MATCH:
         criteria: str | None = xpath_value(rules or "", document)
     elif dispatcher == "RANDOM":
@@ -82,9 +80,13 @@ async def serve_soap(request: HttpRequest) -> HttpResponse:
     else:
         return _text(f"The dispatch {dispatcher} is not supported!", 404)
     pairs = snapshot.pairs_of(operation.name)
-    responses = [p.response for p in pairs if p.response and p.response.dispatch_criteria == criteria]
+    responses = [
+        p.response for p in pairs if p.response and p.response.dispatch_criteria == criteria
+    ]
     if not responses and fallback is not None:
-        responses = [p.response for p in pairs if p.response and p.response.name == fallback.fallback]
+        responses = [
+            p.response for p in pairs if p.response and p.response.name == fallback.fallback
+        ]
     if not responses:
         shown = "null" if criteria is None else criteria
         return _text(f"The response {shown} does not exist!", 400)

@@ -14,6 +14,7 @@ from starlette.responses import Response as HttpResponse
 
 from . import dispatch as d
 from .errors import spring_error
+from .jsonbody import json_body_criteria
 from .model import Operation, Pair, Response, Service
 from .store import ServiceSnapshot, Store
 
@@ -191,9 +192,12 @@ def _criteria(
     operation: Operation,
     resource_path: str,
     request: HttpRequest,
+    body: str | None,
 ) -> str | None:
     if dispatcher is None:
         return None
+    if dispatcher == d.JSON_BODY:
+        return json_body_criteria(rules, body)
     decoded_path = unquote(resource_path)
     pattern = _uri_pattern(operation.name)
     full_uri = str(request.url.replace(query="")).rstrip("?") + "?" + (request.url.query or "null")
@@ -209,7 +213,7 @@ def _criteria(
         )
     if dispatcher == d.QUERY_HEADER:
         return d.extract_from_param_map(rules, {k: v for k, v in request.headers.items()})
-    # SCRIPT, GROOVY, JS, JSON_BODY, PROXY...: not evaluated here; Microcks would get no criteria.
+    # SCRIPT, GROOVY, JS, PROXY...: not evaluated here; Microcks would get no criteria.
     return None
 
 
@@ -235,7 +239,8 @@ async def _invoke(
     dispatcher, rules = operation.dispatcher, operation.dispatcher_rules
     if fallback is not None:
         dispatcher, rules = fallback.dispatcher, fallback.dispatcher_rules
-    criteria = _criteria(dispatcher, rules, operation, resource_path, request)
+    body = (await request.body()).decode("utf-8", "replace") if dispatcher == d.JSON_BODY else None
+    criteria = _criteria(dispatcher, rules, operation, resource_path, request, body)
 
     response = _by_media_type([r for r in responses if r.dispatch_criteria == criteria], request)
     if response is None:

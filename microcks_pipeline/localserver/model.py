@@ -136,8 +136,9 @@ class Service:
     operations: list[Operation]
     # gRPC services: the proto package (ProtobufImporter sets xmlNS), SOAP: the WSDL namespace.
     xml_ns: str | None = None
-    # gRPC: serialized FileDescriptorSet of the main artifact (a resource in Microcks, not in JSON).
-    descriptor: bytes | None = None
+    # Resources of the main artifact the mocks need, by Microcks' ResourceType (not in the JSON):
+    # PROTOBUF_DESCRIPTOR (serialized FileDescriptorSet), GRAPHQL_SCHEMA (SDL text).
+    resources: dict[str, bytes | str] = field(default_factory=dict)
 
     def operation(self, name: str) -> Operation | None:
         return next((op for op in self.operations if op.name == name), None)

@@ -206,7 +206,7 @@ class Store:
                         source_artifact=artifact_name,
                         operations=parsed.operations,
                         xml_ns=parsed.xml_ns,
-                        descriptor=parsed.descriptor,
+                        resources=parsed.resources,
                     )
                     staged[reference.id] = reference
                 else:
@@ -317,7 +317,10 @@ def _manage_event_service_defaults(operations: list[Operation]) -> None:
         if operation.default_delay is None:
             operation.default_delay = DEFAULT_ASYNC_FREQUENCY
         if not operation.bindings:
-            operation.bindings = {DEFAULT_ASYNC_BINDING: {"type": DEFAULT_ASYNC_BINDING}}
+            # new Binding(BindingType.KAFKA): only `type`, and the primitive `persistent`.
+            operation.bindings = {
+                DEFAULT_ASYNC_BINDING: {"type": DEFAULT_ASYNC_BINDING, "persistent": False}
+            }
 
 
 def _merge_secondary(reference: Service, metadata: Metadata | None, operations: list) -> None:
