@@ -58,7 +58,7 @@ def _sources(messages: Any) -> frozenset[str]:
     found: set[str] = set()
     for pairs in messages.values() if isinstance(messages, dict) else ():
         for pair in pairs if isinstance(pairs, list) else ():
-            for part in ("request", "response"):
+            for part in ("request", "response", "eventMessage"):
                 node = pair.get(part) if isinstance(pair, dict) else None
                 source = node.get("sourceArtifact") if isinstance(node, dict) else None
                 if isinstance(source, str):

@@ -12,8 +12,9 @@ from __future__ import annotations
 from microcks_pipeline.core.desired import ArtifactFacts
 from microcks_pipeline.core.documents import parse_document, text_of
 from microcks_pipeline.core.errors import ConfigError
+from microcks_pipeline.kinds import asyncapi, graphql, grpc, rest, soapui
 from microcks_pipeline.kinds.asyncapi import ASYNCAPI
-from microcks_pipeline.kinds.base import Endpoints, Kind, Parsed
+from microcks_pipeline.kinds.base import Endpoints, Kind, Parsed, Serving
 from microcks_pipeline.kinds.graphql import GRAPHQL
 from microcks_pipeline.kinds.grpc import GRPC
 from microcks_pipeline.kinds.har import HAR
@@ -31,6 +32,7 @@ __all__ = [
     "detect",
     "read_main",
     "read_secondary",
+    "serving",
     "stamp_main",
 ]
 
@@ -51,6 +53,18 @@ _BY_NAME = {k.name: k for k in (*DETECTION_ORDER, DEFAULT)}
 # Kinds whose stamp rewrites a whole JSON/YAML mapping, deciding key first: for these the
 # input's own line order does not matter, its top-level key says what it is.
 _KEYED = {"openapi": OPENAPI, "swagger": SWAGGER, "asyncapi": ASYNCAPI}
+
+
+# How each service type Microcks stores is served (several kinds share REST).
+_SERVING: dict[str, Serving] = {
+    s.service_type: s
+    for s in (rest.REST, soapui.SOAP, graphql.SERVING, grpc.SERVING, asyncapi.SERVING)
+}
+
+
+def serving(service_type: str) -> Serving:
+    """The serving rules of a Microcks service type (REST for types not known here)."""
+    return _SERVING.get(service_type, rest.REST)
 
 
 def by_name(name: str) -> Kind:

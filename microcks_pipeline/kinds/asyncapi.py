@@ -6,12 +6,26 @@ minion, and on Kafka topics `<name>-<version>-<operation>`.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
 from typing import Any
+
+from websockets.sync.client import connect
 
 from microcks_pipeline.core.desired import ArtifactFacts, Dispatch
 from microcks_pipeline.core.errors import ConfigError
-from microcks_pipeline.kinds.base import Kind, Parsed, as_text, json_or_yaml, mapping
+from microcks_pipeline.kinds.base import (
+    Endpoints,
+    Kind,
+    Parsed,
+    ProbeResult,
+    Serving,
+    as_text,
+    first_pair,
+    json_or_yaml,
+    mapping,
+)
 from microcks_pipeline.kinds.openapi import check_info, render_info, uri_parts, x_microcks
 
 _ASYNCAPI = re.compile(r".*['\"]?asyncapi['\"]?\s*:\s*['\"]?[23.].*")  # the 2.x then 3.x rules
@@ -118,3 +132,88 @@ def ws_path(name: str, version: str, operation: str) -> str:
 
 
 ASYNCAPI = AsyncAPI()
+
+
+# ---- serving: a WebSocket subscription on the async minion ------------------------------------
+
+
+def _like(expected: Any, actual: Any) -> bool:
+    """Whether a published message is the example, its `{{template}}` values aside."""
+    if isinstance(expected, str) and "{{" in expected:
+        return True
+    if isinstance(expected, dict):
+        return (
+            isinstance(actual, dict)
+            and expected.keys() == actual.keys()
+            and all(_like(v, actual[k]) for k, v in expected.items())
+        )
+    if isinstance(expected, list):
+        return (
+            isinstance(actual, list)
+            and len(expected) == len(actual)
+            and all(_like(e, a) for e, a in zip(expected, actual, strict=True))
+        )
+    return expected == actual
+
+
+def _same_event(expected: str, actual: str) -> bool:
+    try:
+        return _like(json.loads(expected), json.loads(actual))
+    except ValueError:
+        return "{{" in expected or expected.strip() == actual.strip()
+
+
+class EventServing(Serving):
+    service_type = "EVENT"
+
+    def root(self, endpoints: Endpoints, name: str, version: str) -> str:
+        return f"ws://{endpoints.ws}/api/ws/{name.replace(' ', '+')}/{version.replace(' ', '+')}"
+
+    def address(self, endpoints: Endpoints, view: Mapping[str, Any]) -> str:
+        """The WebSocket URL of the first operation with example messages."""
+        service = view.get("service") or {}
+        found = first_pair(view, "eventMessage")
+        operations = [str(o.get("name")) for o in service.get("operations") or ()]
+        operation = found[0] if found else (operations[0] if operations else "")
+        name, version = str(service.get("name", "")), str(service.get("version", ""))
+        return f"ws://{endpoints.ws}{ws_path(name, version, operation)}"
+
+    def probe(
+        self,
+        endpoints: Endpoints,
+        view: Mapping[str, Any],
+        http: Any,
+        *,
+        timeout: float = 10.0,
+        **_: Any,
+    ) -> ProbeResult:
+        found = first_pair(view, "eventMessage")
+        if found is None:
+            return ProbeResult(False, "the service has no example message")
+        operation = found[0]
+        messages = [
+            str(p["eventMessage"].get("content") or "")
+            for p in (view.get("messagesMap") or {}).get(operation) or ()
+            if isinstance(p, dict) and isinstance(p.get("eventMessage"), dict)
+        ]
+        url = self.address(endpoints, view)
+        service = view.get("service") or {}
+        topic = kafka_topic(
+            str(service.get("name", "")), str(service.get("version", "")), operation
+        )
+        try:
+            with connect(url, open_timeout=timeout, close_timeout=1) as socket:
+                received = socket.recv(timeout=timeout)
+        except TimeoutError:
+            return ProbeResult(False, f"{operation}: no message within {timeout:g} s", url)
+        except Exception as exc:  # noqa: BLE001 - any transport failure is the probe's answer
+            return ProbeResult(False, f"{operation}: {type(exc).__name__}", url)
+        text = received.decode("utf-8", "replace") if isinstance(received, bytes) else received
+        if not any(_same_event(m, text) for m in messages):
+            return ProbeResult(False, f"{operation}: a message that is none of the examples", url)
+        return ProbeResult(
+            True, f"{operation}: received an example message (Kafka topic {topic})", url
+        )
+
+
+SERVING = EventServing()

@@ -37,6 +37,54 @@ class Parsed:
     suffix: str  # upload file suffix for an inline definition
 
 
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    detail: str
+    url: str | None = None
+
+
+class Serving:
+    """How Microcks serves one service type: the address of a mock that answers, and a probe
+    that asks it for one of the service's own examples as a client would."""
+
+    service_type: ClassVar[str]
+
+    def root(self, endpoints: Endpoints, name: str, version: str) -> str:
+        """The service's mock endpoint, with no operation."""
+        raise NotImplementedError
+
+    def address(self, endpoints: Endpoints, view: Mapping[str, Any]) -> str:
+        """An address that answers one of the service's examples (from its service view)."""
+        service = view.get("service") or {}
+        return self.root(endpoints, str(service.get("name", "")), str(service.get("version", "")))
+
+    def probe(
+        self, endpoints: Endpoints, view: Mapping[str, Any], http: Any, **extra: Any
+    ) -> ProbeResult:
+        raise NotImplementedError
+
+
+def first_pair(
+    view: Mapping[str, Any], part: str = "response"
+) -> tuple[str, dict[str, Any]] | None:
+    """(operation, example) of the first example that has `part`, in view order."""
+    for operation, pairs in (view.get("messagesMap") or {}).items():
+        for pair in pairs or ():
+            if isinstance(pair, dict) and isinstance(pair.get(part), dict):
+                return str(operation), pair
+    return None
+
+
+def same_json(expected: str, actual: str) -> bool:
+    import json
+
+    try:
+        return json.loads(expected) == json.loads(actual)
+    except ValueError:
+        return expected.strip() == actual.strip()
+
+
 class Kind:
     """One artifact type Microcks imports. Subclasses override what differs from these defaults."""
 

@@ -6,12 +6,25 @@ QUERY/MUTATION operations and their QUERY_ARGS dispatchers. Served at
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from typing import Any
+
 from graphql import GraphQLError, parse
 from graphql.language import ListTypeNode, NonNullTypeNode, ObjectTypeDefinitionNode, TypeNode
 
 from microcks_pipeline.core.desired import ArtifactFacts, Dispatch
 from microcks_pipeline.core.errors import ConfigError
-from microcks_pipeline.kinds.base import Kind, Parsed, text
+from microcks_pipeline.kinds.base import (
+    Endpoints,
+    Kind,
+    Parsed,
+    ProbeResult,
+    Serving,
+    first_pair,
+    http_path,
+    text,
+)
 
 MICROCKS_ID = "# microcksId:"
 _OPERATION_TYPES = ("query", "mutation")
@@ -88,3 +101,57 @@ class GraphQL(Kind):
 
 
 GRAPHQL = GraphQL()
+
+
+# ---- serving: POST /graphql/{name}/{version}, answers trimmed to the selected fields -----------
+
+
+def selected_subset(actual: Any, expected: Any) -> bool:
+    """Whether `actual` is `expected` trimmed to some selection of its fields (Microcks'
+    filterFieldSelection keeps only the fields a query selects)."""
+    if isinstance(actual, dict):
+        return isinstance(expected, dict) and all(
+            k in expected and selected_subset(v, expected[k]) for k, v in actual.items()
+        )
+    if isinstance(actual, list):
+        return (
+            isinstance(expected, list)
+            and len(actual) == len(expected)
+            and all(selected_subset(a, e) for a, e in zip(actual, expected, strict=True))
+        )
+    return actual == expected
+
+
+class GraphQLServing(Serving):
+    service_type = "GRAPHQL"
+
+    def root(self, endpoints: Endpoints, name: str, version: str) -> str:
+        return http_path(endpoints, "graphql", name, version)
+
+    def probe(
+        self, endpoints: Endpoints, view: Mapping[str, Any], http: Any, **_: Any
+    ) -> ProbeResult:
+        found = first_pair(view)
+        if found is None or not isinstance(found[1].get("request"), dict):
+            return ProbeResult(False, "the service has no example that can be called")
+        operation, pair = found
+        url = self.address(endpoints, view)
+        where = f"{operation} '{pair.get('name') or pair['request'].get('name')}'"
+        body = str(pair["request"].get("content") or "")
+        try:
+            answer = http.post(url, content=body, headers={"Content-Type": "application/json"})
+        except Exception as exc:  # noqa: BLE001 - any transport failure is the probe's answer
+            return ProbeResult(False, f"{where}: {type(exc).__name__}", url)
+        if answer.status_code != 200:
+            return ProbeResult(False, f"{where}: HTTP {answer.status_code}, expected 200", url)
+        try:
+            data = json.loads(answer.text).get("data")
+            expected = json.loads(str(pair["response"].get("content") or "")).get("data")
+        except (ValueError, AttributeError):
+            return ProbeResult(False, f"{where}: the answer or the example is not JSON", url)
+        if not data or not selected_subset(data, expected):
+            return ProbeResult(False, f"{where}: data differs from the example", url)
+        return ProbeResult(True, f"{where}: answered the selected fields of the example", url)
+
+
+SERVING = GraphQLServing()

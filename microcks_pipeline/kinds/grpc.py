@@ -10,11 +10,25 @@ maps to one Microcks service, so a proto must declare exactly one service.
 
 from __future__ import annotations
 
+import base64
 import re
+from collections.abc import Mapping
+from typing import Any
+
+import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 
 from microcks_pipeline.core.desired import ArtifactFacts, Dispatch
 from microcks_pipeline.core.errors import ConfigError
-from microcks_pipeline.kinds.base import Kind, Parsed, text
+from microcks_pipeline.kinds.base import (
+    Endpoints,
+    Kind,
+    Parsed,
+    ProbeResult,
+    Serving,
+    first_pair,
+    text,
+)
 
 _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 _STRINGS = re.compile(r'"(?:[^"\\\n]|\\.)*"' + r"|'(?:[^'\\\n]|\\.)*'")
@@ -167,3 +181,109 @@ class Grpc(Kind):
 
 
 GRPC = Grpc()
+
+
+# ---- serving: a unary call to package.Service/Method on Microcks' gRPC port -------------------
+
+DESCRIPTOR_RESOURCE = "PROTOBUF_DESCRIPTOR"  # base64 FileDescriptorSet Microcks keeps
+
+
+def _message_classes(descriptor: bytes, input_name: str, output_name: str) -> tuple[Any, Any]:
+    pool = descriptor_pool.DescriptorPool()
+    for file in descriptor_pb2.FileDescriptorSet.FromString(descriptor).file:
+        pool.Add(file)
+    return (
+        message_factory.GetMessageClass(pool.FindMessageTypeByName(input_name.lstrip("."))),
+        message_factory.GetMessageClass(pool.FindMessageTypeByName(output_name.lstrip("."))),
+    )
+
+
+def _descriptor(resources: Any, service_id: str) -> bytes | None:
+    found = resources(service_id) if callable(resources) and service_id else None
+    for resource in found or ():
+        if resource.get("type") == DESCRIPTOR_RESOURCE and isinstance(resource.get("content"), str):
+            try:
+                return base64.b64decode(resource["content"])
+            except ValueError:
+                return None
+    return None
+
+
+def _channel(target: str) -> grpc.Channel:
+    if target.endswith(":443"):
+        return grpc.secure_channel(target, grpc.ssl_channel_credentials())
+    return grpc.insecure_channel(target)
+
+
+class GrpcServing(Serving):
+    service_type = "GRPC"
+
+    def root(self, endpoints: Endpoints, name: str, version: str) -> str:
+        return f"grpc://{endpoints.grpc}/{name}"
+
+    def address(self, endpoints: Endpoints, view: Mapping[str, Any]) -> str:
+        """`grpc://host:port/package.Service/Method`: what grpcurl or a stub calls."""
+        service = view.get("service") or {}
+        operations = [str(o.get("name")) for o in service.get("operations") or ()]
+        found = first_pair(view)
+        method = found[0] if found else (operations[0] if operations else "")
+        return f"grpc://{endpoints.grpc}/{service.get('name', '')}/{method}"
+
+    def probe(
+        self,
+        endpoints: Endpoints,
+        view: Mapping[str, Any],
+        http: Any,
+        *,
+        timeout: float = 10.0,
+        resources: Any = None,
+        **_: Any,
+    ) -> ProbeResult:
+        found = first_pair(view)
+        if found is None or not isinstance(found[1].get("request"), dict):
+            return ProbeResult(False, "the service has no example that can be called")
+        method, pair = found
+        service = view.get("service") or {}
+        operation = next(
+            (o for o in service.get("operations") or () if o.get("name") == method), {}
+        )
+        full = f"/{service.get('name')}/{method}"
+        url = self.address(endpoints, view)
+        where = f"{method} '{pair.get('name') or pair['request'].get('name')}'"
+        descriptor = _descriptor(resources, str(service.get("id") or ""))
+        if descriptor is None:
+            return ProbeResult(
+                False, f"{where}: Microcks gave no {DESCRIPTOR_RESOURCE} to build the call", url
+            )
+        try:
+            request_class, response_class = _message_classes(
+                descriptor, str(operation.get("inputName")), str(operation.get("outputName"))
+            )
+            request = json_format.Parse(
+                str(pair["request"].get("content") or "{}"),
+                request_class(),
+                ignore_unknown_fields=True,
+            )
+            expected = json_format.Parse(
+                str(pair["response"].get("content") or "{}"),
+                response_class(),
+                ignore_unknown_fields=True,
+            )
+        except (KeyError, ValueError, json_format.ParseError) as exc:
+            return ProbeResult(False, f"{where}: cannot build the call ({exc})", url)
+        with _channel(endpoints.grpc) as channel:
+            call = channel.unary_unary(
+                full,
+                request_serializer=lambda m: m.SerializeToString(),
+                response_deserializer=response_class.FromString,
+            )
+            try:
+                answer = call(request, timeout=timeout)
+            except grpc.RpcError as exc:
+                return ProbeResult(False, f"{where}: gRPC {exc.code().name}", url)
+        if answer != expected:
+            return ProbeResult(False, f"{where}: answer differs from the example", url)
+        return ProbeResult(True, f"{where}: answered as the example says", url)
+
+
+SERVING = GrpcServing()

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import io
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from typing import Any
 
 from microcks_pipeline.core.desired import ArtifactFacts, Dispatch
 from microcks_pipeline.core.errors import ConfigError
-from microcks_pipeline.kinds.base import Kind, Parsed, text
+from microcks_pipeline.kinds.base import (
+    Endpoints,
+    Kind,
+    Parsed,
+    ProbeResult,
+    Serving,
+    first_pair,
+    http_path,
+    text,
+)
 
 CON = "http://eviware.com/soapui/config"
 _C = "{" + CON + "}"
@@ -112,3 +122,57 @@ def _copy(root: Any) -> ET.Element:
 
 
 SOAPUI = SoapUI()
+
+
+# ---- serving: POST /soap/{name}/{version} with the operation's SOAPAction ----------------------
+
+
+def _canonical(text: str) -> str | None:
+    try:
+        return ET.canonicalize(text, strip_text=True)
+    except ET.ParseError:
+        return None
+
+
+class SoapServing(Serving):
+    service_type = "SOAP_HTTP"
+
+    def root(self, endpoints: Endpoints, name: str, version: str) -> str:
+        return http_path(endpoints, "soap", name, version)
+
+    def probe(
+        self, endpoints: Endpoints, view: Mapping[str, Any], http: Any, **_: Any
+    ) -> ProbeResult:
+        found = first_pair(view)
+        if found is None or not isinstance(found[1].get("request"), dict):
+            return ProbeResult(False, "the service has no example that can be called")
+        operation, pair = found
+        request, response = pair["request"], pair["response"]
+        url = self.address(endpoints, view)
+        action = next(
+            (
+                str(o.get("action") or "")
+                for o in (view.get("service") or {}).get("operations") or ()
+                if o.get("name") == operation
+            ),
+            "",
+        )
+        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action}
+        where = f"{operation} '{pair.get('name') or request.get('name')}'"
+        try:
+            answer = http.post(url, content=str(request.get("content") or ""), headers=headers)
+        except Exception as exc:  # noqa: BLE001 - any transport failure is the probe's answer
+            return ProbeResult(False, f"{where}: {type(exc).__name__}", url)
+        expected = int(response.get("status") or 200)
+        if answer.status_code != expected:
+            return ProbeResult(
+                False, f"{where}: HTTP {answer.status_code}, expected {expected}", url
+            )
+        if _canonical(answer.text) != _canonical(str(response.get("content") or "")):
+            return ProbeResult(False, f"{where}: body differs from the example", url)
+        return ProbeResult(
+            True, f"{where} (SOAPAction '{action}'): answered as the example says", url
+        )
+
+
+SOAP = SoapServing()

@@ -42,6 +42,7 @@ from microcks_pipeline.core.identity import (
     service_version,
 )
 from microcks_pipeline.core.observed import ObservedService, parse_service_view
+from microcks_pipeline.kinds import serving
 from microcks_pipeline.microcks.client import MicrocksClient
 from microcks_pipeline.microcks.errors import MicrocksUnreachable
 
@@ -219,7 +220,9 @@ def _upsert(
         mock.mock_id,
         "updated" if existed else "created",
         observed.service_id,
-        client.mock_url(mock.service_name, mock.version),
+        serving(mock.main.facts.service_type or "REST").root(
+            client.endpoints(), mock.service_name, mock.version
+        ),
         warnings=tuple(warnings),
         applied=state.record,
     )
