@@ -11,6 +11,7 @@ maps to one Microcks service, so a proto must declare exactly one service.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -252,9 +253,7 @@ class GrpcServing(Serving):
         where = f"{method} '{pair.get('name') or pair['request'].get('name')}'"
         descriptor = _descriptor(resources, str(service.get("id") or ""))
         if descriptor is None:
-            return ProbeResult(
-                False, f"{where}: Microcks gave no {DESCRIPTOR_RESOURCE} to build the call", url
-            )
+            return _probe_without_schema(endpoints.grpc, full, view, method, where, url, timeout)
         try:
             request_class, response_class = _message_classes(
                 descriptor, str(operation.get("inputName")), str(operation.get("outputName"))
@@ -284,6 +283,95 @@ class GrpcServing(Serving):
         if answer != expected:
             return ProbeResult(False, f"{where}: answer differs from the example", url)
         return ProbeResult(True, f"{where}: answered as the example says", url)
+
+
+def _wire_strings(data: bytes, depth: int = 0) -> set[str]:
+    """The UTF-8 strings of a protobuf message read without its schema (nested ones too)."""
+    found: set[str] = set()
+    i = 0
+    try:
+        while i < len(data):
+            key, i = _varint(data, i)
+            wire = key & 7
+            if wire == 0:
+                _, i = _varint(data, i)
+            elif wire == 1:
+                i += 8
+            elif wire == 5:
+                i += 4
+            elif wire == 2:
+                size, i = _varint(data, i)
+                chunk = data[i : i + size]
+                i += size
+                try:
+                    found.add(chunk.decode("utf-8"))
+                except UnicodeDecodeError:
+                    pass
+                if depth < 8:
+                    found |= _wire_strings(chunk, depth + 1)
+            else:
+                return found
+    except IndexError:
+        return found
+    return found
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, i
+
+
+def _json_strings(text: str) -> set[str]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return set()
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            found.add(node)
+    return found
+
+
+def _probe_without_schema(
+    target: str,
+    full: str,
+    view: Mapping[str, Any],
+    method: str,
+    where: str,
+    url: str,
+    timeout: float,
+) -> ProbeResult:
+    """Without Microcks' descriptor: an empty request (valid for any message type), answered
+    with one of the operation's examples (Microcks falls back to any response of the
+    operation), recognised by the example's strings in the wire message."""
+    with _channel(target) as channel:
+        call = channel.unary_unary(full)
+        try:
+            answer = call(b"", timeout=timeout)
+        except grpc.RpcError as exc:
+            return ProbeResult(False, f"{where}: gRPC {exc.code().name}", url)
+    strings = _wire_strings(answer)
+    examples = [
+        _json_strings(str(p["response"].get("content") or ""))
+        for p in (view.get("messagesMap") or {}).get(method) or ()
+        if isinstance(p, dict) and isinstance(p.get("response"), dict)
+    ]
+    if not any(e <= strings for e in examples):
+        return ProbeResult(False, f"{method}: the answer is none of the examples", url)
+    return ProbeResult(True, f"{method}: answered one of its examples (empty request)", url)
 
 
 SERVING = GrpcServing()
