@@ -22,7 +22,7 @@ import grpc
 import httpx
 import pytest
 import yaml
-from dagster_fixtures import World, make_world, metadata_of, request_for
+from dagster_fixtures import World, make_world
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from websockets.sync.client import connect
 
@@ -276,13 +276,6 @@ def test_soap_and_postman_mains_answer_their_examples(world: World) -> None:
 
 
 def test_the_asset_metadata_gives_a_mock_address_per_kind(world: World) -> None:
-    resync_all = world.run_all(
-        [
-            request_for(world.tick_sync().run_requests or [], ref(n))
-            for n in ()  # nothing pending: read the latest materializations instead
-        ]
-    )
-    assert resync_all == []
     urls = {}
     for name in ENTITIES:
         record = world.instance.fetch_materializations(
@@ -414,19 +407,32 @@ def test_a_drifted_graphql_dispatcher_is_restored_by_the_audit(world: World) -> 
 # ---- removal (last: it empties the catalog) ----------------------------------------------------
 
 
-def test_a_removed_mock_of_each_kind_has_its_service_deleted(world: World) -> None:
+def test_a_renamed_then_removed_mock_of_each_kind_has_its_old_service_deleted(
+    world: World,
+) -> None:
     for name in ENTITIES:
         config = world.catalog_dir / name / "microcks.yaml"
-        config.write_text(config.read_text().replace("mockId: default", "mockId: other"))
-        if name == "hello-grpc":
-            config.write_text(
-                "spec:\n  mocks:\n    - mockId: other\n      main: {path: ../stock-api/openapi.yaml}\n"
-            )
+        config.write_text(config.read_text().replace("mockId: default", "mockId: renamed"))
 
     results = resync(world)
 
-    assert results
+    assert results and all(r.success for r in results)
     for name in ENTITIES:
-        identity = (HELLO, "v1") if name == "hello-grpc" else (name, ours(name))
-        assert service_of(world, *identity) is None, name
-    assert metadata_of(results[0])
+        if name != "hello-grpc":
+            assert service_of(world, name, ours(name)) is None, name
+            assert service_of(world, name, service_version(ref(name), "renamed")) is not None
+    # the proto names the gRPC service: the renamed mock takes it over, same service
+    labels = service_of(world, HELLO, "v1")["service"]["metadata"]["labels"]
+    assert labels[OWNER_LABEL] == service_version(ref("hello-grpc"), "renamed")
+    assert greet(world, "John", "Doe") == "Hi John Doe !"
+
+    other_main = (
+        "spec:\n  mocks:\n    - mockId: other\n      main: {path: ../stock-api/openapi.yaml}\n"
+    )
+    for name in ENTITIES:
+        (world.catalog_dir / name / "microcks.yaml").write_text(other_main)
+    resync(world)
+
+    assert service_of(world, HELLO, "v1") is None
+    for name in ENTITIES:
+        assert service_of(world, name, service_version(ref(name), "renamed")) is None, name

@@ -110,9 +110,12 @@ def reconcile_entity(
             if _service_id(s) not in known and _mock_of(s, ref_hash) is not None
         ]
     outcomes: list[MockOutcome] = []
+    desired_ids = {m.mock_id for m in upsert} | keep_ids
     for mock in upsert:
         outcomes.append(
-            _upsert(client, mock, existing, (applied or {}).get(mock.mock_id), ref_hash)
+            _upsert(
+                client, mock, existing, (applied or {}).get(mock.mock_id), ref_hash, desired_ids
+            )
         )
 
     for mock_id in delete_ids:
@@ -185,14 +188,31 @@ def _upsert(
     existing: list[dict[str, Any]],
     applied: AppliedRecord | None,
     ref_hash: str,
+    desired_ids: set[str],
 ) -> MockOutcome:
-    existed = any(
-        s.get("name") == mock.service_name and s.get("version") == mock.version for s in existing
-    )
+    same = [
+        s
+        for s in existing
+        if s.get("name") == mock.service_name and s.get("version") == mock.version
+    ]
+    existed = bool(same)
     warnings: list[str] = []
     state = mock_state(mock)
     try:
-        if mock.labelled_owner and not existed:
+        if mock.labelled_owner and same:
+            holder = _mock_of(same[0], ref_hash)
+            if holder != mock.mock_id and holder in desired_ids:
+                raise PermanentError(
+                    f"conflict: Microcks service {mock.service_name}:{mock.version} already "
+                    f"belongs to mock {holder!r} of this entity"
+                )
+            # A mock of this entity no longer desired (a renamed mockId) hands it over: the
+            # service keeps its id, and the delete of the old mock no longer sees it.
+            same[0].setdefault("metadata", {})["labels"] = {
+                **labels_of(same[0]),
+                OWNER_LABEL: mock.owner_version,
+            }
+        elif mock.labelled_owner:
             _claim(client, mock)
         _act(client, state, first_pass(state, applied), warnings)
         observed = _observe(client, mock)
