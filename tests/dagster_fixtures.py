@@ -28,6 +28,9 @@ MANAGED = {
     "api:default/orders-api",
     "api:default/payments-api",
     "api:default/users-api",
+    "api:default/user-signedup-events",
+    "api:default/movies-graphql",
+    "api:default/greeter-grpc",
 }
 
 
@@ -129,19 +132,18 @@ def make_world(
     configured: bool = True,
     faults: bool = False,
     catalog: Path = SAMPLE_CATALOG,
-    every_kind: bool = False,
 ) -> Iterator[World]:
     """The sample catalog (or `catalog`) copied under tmp_path, a local Microcks (Keycloak-style
-    auth on), a SQLite status store and a temporary Dagster instance. `every_kind` also serves
-    gRPC mocks (on a port of their own, given as MICROCKS_GRPC_ENDPOINT) and publishes event
-    examples every 0.2 s (the WebSocket endpoint is the one Microcks advertises)."""
+    auth on), a SQLite status store and a temporary Dagster instance. Microcks serves gRPC mocks
+    on a port of their own (given as MICROCKS_GRPC_ENDPOINT) and publishes event examples every
+    0.2 s (on the WebSocket endpoint it advertises), so every kind's check answers at once."""
     catalog_dir = tmp_path / "catalog"
     shutil.copytree(catalog, catalog_dir)
     config = ServerConfig(
         default_client_secret=CLIENT_SECRET,
         faults_enabled=faults,
-        grpc_port=0 if every_kind else None,
-        async_frequency_override_seconds=0.2 if every_kind else None,
+        grpc_port=0,
+        async_frequency_override_seconds=0.2,
     )
     with _running_server(config) as server, dg.instance_for_test() as instance:
         grpc_endpoint = f"127.0.0.1:{server.grpc_port}" if server.grpc_port else ""

@@ -38,7 +38,7 @@ def test_the_report_follows_the_sync_without_a_click_with_urls_that_answer(world
 
     meta = report(world)
     assert "9 completed" in tick.skip_message
-    assert meta["count/completed"] == 9 and meta["entities"] == len(MANAGED)
+    assert meta["count/completed"] == 12 and meta["entities"] == len(MANAGED)
     assert [c.name for c in meta["status"].schema.columns][:6] == FIRST_COLUMNS
     assert not any(
         "hash" in c.name or "fingerprint" in c.name for c in meta["status"].schema.columns

@@ -130,7 +130,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     catalog = tmp_path_factory.mktemp("kinds-catalog")
     for name in ENTITIES:
         write_entity(catalog, name)
-    with make_world(tmp_path_factory.mktemp("world"), catalog=catalog, every_kind=True) as w:
+    with make_world(tmp_path_factory.mktemp("world"), catalog=catalog) as w:
         results = w.sync()
         assert results and all(r.success for r in results)
         yield w

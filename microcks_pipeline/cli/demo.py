@@ -62,6 +62,7 @@ def demo_env(
     microcks_url: str,
     client_secret: str,
     catalog_root: Path | None = None,
+    grpc_endpoint: str | None = None,
 ) -> dict[str, str]:
     """The environment of `dagster dev`: the caller's, minus any pipeline or Dagster setting of
     its own (the demo must not sync a real catalog or Microcks), plus the demo's."""
@@ -78,6 +79,8 @@ def demo_env(
             s.SYNC_INTERVAL: str(DEMO_INTERVAL_SECONDS),
         }
     )
+    if grpc_endpoint:
+        env[s.MICROCKS_GRPC_ENDPOINT] = grpc_endpoint
     return env
 
 
@@ -153,14 +156,17 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _banner(paths: DemoPaths, *, copied: bool, ui_url: str, microcks: str, url: str) -> str:
+def _banner(
+    paths: DemoPaths, *, copied: bool, ui_url: str, microcks: str, url: str, grpc: str = ""
+) -> str:
     what = "copied from examples/catalog" if copied else "kept from the last run"
     return (
         "microcks-pipeline demo\n"
         f"  catalog:     {_shown(paths.catalog)}  ({what}; --reset starts over)\n"
         f"  Dagster UI:  {ui_url}\n"
         f"  Microcks:    {microcks}  (local Microcks-compatible server, auth on)\n"
-        f"  mock URL:    {url}\n"
+        + (f"  gRPC mocks:  {grpc}\n" if grpc else "")
+        + f"  mock URL:    {url}\n"
         f"  try:         curl {url}\n"
         f"  Dagster log: {_shown(paths.log)}\n"
         "  walkthrough: README.md, section Demo walkthrough\n"
@@ -180,14 +186,24 @@ def _until_stopped(
     from microcks_pipeline.localserver import ServerConfig, running_server
 
     secret = secrets.token_urlsafe(24)  # lives only in this process and dagster dev's env
-    config = ServerConfig(auth_enabled=True, clients={CLIENT_ID: (secret, CLIENT_ROLES)})
+    grpc_port = getattr(args, "grpc_port", None)
+    config = ServerConfig(
+        auth_enabled=True, clients={CLIENT_ID: (secret, CLIENT_ROLES)}, grpc_port=grpc_port
+    )
     try:
         server = stack.enter_context(running_server(config, host=HOST, port=args.microcks_port))
     except RuntimeError:  # taken since the port check
         raise DemoError(
             f"port {args.microcks_port} on {HOST} is busy; choose another with --microcks-port N"
         ) from None
-    env = demo_env(os.environ, paths=paths, microcks_url=server.base_url, client_secret=secret)
+    grpc = f"{HOST}:{server.grpc_port}" if server.grpc_port else ""
+    env = demo_env(
+        os.environ,
+        paths=paths,
+        microcks_url=server.base_url,
+        client_secret=secret,
+        grpc_endpoint=grpc or None,
+    )
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(WORKSPACE)]
     # dagster dev inherits the lock: the folder stays taken while it runs, even if we die.
     dagster = start_group(
@@ -203,7 +219,9 @@ def _until_stopped(
 
     url = sample_mock_url(server.base_url)
     ui_url = f"http://{HOST}:{args.port}"
-    print(_banner(paths, copied=copied, ui_url=ui_url, microcks=server.base_url, url=url))
+    print(
+        _banner(paths, copied=copied, ui_url=ui_url, microcks=server.base_url, url=url, grpc=grpc)
+    )
     sys.stdout.flush()
     try:
         answered = wait_until_answers(
@@ -229,7 +247,10 @@ def run(args: argparse.Namespace) -> int:
     could not start (busy port, unusable work directory)."""
     paths = DemoPaths(Path(args.workdir).resolve())
     try:
-        check_ports_free(HOST, {"--port": args.port, "--microcks-port": args.microcks_port})
+        ports = {"--port": args.port, "--microcks-port": args.microcks_port}
+        if getattr(args, "grpc_port", None):
+            ports["--grpc-port"] = args.grpc_port
+        check_ports_free(HOST, ports)
         lock = lock_workdir(paths)
     except (DemoError, OSError) as exc:
         return _refused(exc, f"cannot use {paths.workdir}")
@@ -281,6 +302,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=3000, help="Dagster UI port (default 3000)")
     p.add_argument(
         "--microcks-port", type=int, default=8585, help="local Microcks port (default 8585)"
+    )
+    p.add_argument(
+        "--grpc-port", type=int, default=9595, help="local Microcks' gRPC mocks port (default 9595)"
     )
     p.add_argument("--workdir", default=".demo", help="work directory (default .demo)")
     p.add_argument(

@@ -5,7 +5,8 @@ goes through the sync's `ArtifactReader` (inside the repository, no symlink out,
 under the size cap) and every URL through its URL policy (`check_url`), without fetching it.
 A file must also be what its entry claims: `main.path` (or `openapi.path`) a main artifact of a
 kind Microcks imports and detects as such (kinds/), an artifact of kind `examples` an
-APIExamples document, of kind `metadata` an APIMetadata one (other kinds are free labels).
+APIExamples document (or a Postman collection or HAR archive), of kind `metadata` an APIMetadata
+one (other kinds are free labels).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 from microcks_pipeline.core.config import MicrocksConfig
 from microcks_pipeline.core.documents import parse_document
 from microcks_pipeline.core.errors import ConfigError, PipelineError
-from microcks_pipeline.kinds import read_main
+from microcks_pipeline.kinds import read_main, read_secondary
 from microcks_pipeline.sources.artifacts import ArtifactReader
 from microcks_pipeline.sources.catalog.entity import EntityLocation
 from microcks_pipeline.sources.urls import check_url
@@ -104,12 +105,14 @@ def _file_problem(
         return None
     try:
         doc = parse_document(content)
-    except ConfigError as exc:
-        return f"{source.location}: {exc}"
+    except ConfigError:
+        doc = None
+    parsed = read_secondary(content)
+    purpose = "examples" if claimed == "APIExamples" else "metadata"
+    if parsed is not None and parsed.kind.purpose == purpose:
+        return None  # Postman collections and HAR archives carry examples too
     found = doc.data.get("kind") if doc is not None else None
     found = found if found in CLAIMED_KINDS.values() else None
-    if found == claimed:
-        return None
     if found is None:
         other = doc.data.get("kind") if doc is not None else None
         found = f"kind {other!r}" if isinstance(other, str) else "a document without that kind"
