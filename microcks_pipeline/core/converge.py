@@ -214,11 +214,14 @@ def first_pass(state: MockState, applied: AppliedRecord | None) -> tuple[Action,
     last applied but no longer desired, and labels cleared that only a removed artifact set."""
     actions: list[Action] = list(state.uploads)
     if state.mock.labelled_owner:
-        # Mark the service ours right after the main upload creates it (a run dying later
-        # leaves it marked), and again last when an APIMetadata replaced the labels.
+        # Mark the service ours right after the main upload may have created it (a run dying
+        # later leaves it marked), and last when an APIMetadata replaced the labels. A service
+        # verified labelled before keeps its labels (a proto and examples carry none); the
+        # verify step repairs them if someone took them away.
         expected = state.record.expected
         mark = PutMetadata(dict(expected.labels), dict(expected.annotations))
-        actions.insert(1, mark)
+        if applied is None or not applied.labelled:
+            actions.insert(1, mark)
         if any(u.purpose == "metadata" for u in state.uploads):
             actions.append(mark)
     if applied is not None:

@@ -98,9 +98,19 @@ def reconcile_entity(
     calls_before = client.calls
     ref_hash = entity_hash(entity_ref)
 
-    existing = client.services_of_entity(entity_name, ref_hash)  # errors here are raised
+    records = applied or {}
+    involved = [m.mock_id for m in upsert] + delete_ids
+    by_label_only = (
+        bool(involved)
+        and all(m.labelled_owner for m in upsert)
+        and all(records.get(i) is not None and records[i].labelled for i in involved)
+    )
+    # Services named by their content (gRPC) are ours by label, the others by name and
+    # version; when every mock at hand was applied by label, the label search alone finds
+    # their services (stale services of other mocks are left to the audit then).
+    existing = [] if by_label_only else client.services_of_entity(entity_name, ref_hash)
     if any(m.labelled_owner for m in upsert) or any(
-        r is not None and r.labelled for r in (applied or {}).values()
+        r is not None and r.labelled for r in records.values()
     ):
         # Services named by their content (gRPC) are ours by label: one more search finds them.
         known = {_service_id(s) for s in existing}
