@@ -44,6 +44,7 @@ class Expected:
     dispatchers: Mapping[str, Dispatch] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    service_type: str | None = None  # what the main's kind makes Microcks store; None: unknown
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class AppliedRecord:
             "dispatchers": {op: list(d) for op, d in sorted(e.dispatchers.items())},
             "labels": dict(e.labels),
             "annotations": dict(e.annotations),
+            "service_type": e.service_type,
         }
 
     @classmethod
@@ -85,6 +87,7 @@ class AppliedRecord:
                 dispatchers={op: (d[0], d[1]) for op, d in value["dispatchers"].items()},
                 labels=dict(value["labels"]),
                 annotations=dict(value["annotations"]),
+                service_type=value.get("service_type"),
             )
         except (KeyError, TypeError, ValueError, IndexError, AttributeError):
             return None
@@ -162,6 +165,7 @@ def mock_state(mock: DesiredMock) -> MockState:
             dispatchers=dispatchers,
             labels=labels,
             annotations=annotations,
+            service_type=main.service_type,
         ),
         labelled=mock.labelled_owner,
     )
@@ -266,6 +270,9 @@ def repair_pass(state: MockState, observed: ObservedService) -> tuple[Action, ..
 def differences(expected: Expected, observed: ObservedService) -> list[str]:
     """Every way the observed service differs from what it must show; empty when it matches."""
     found: list[str] = []
+    seen_type = observed.service_type
+    if expected.service_type and seen_type and seen_type != expected.service_type:
+        found.append(f"service type {observed.service_type}, desired {expected.service_type}")
     foreign = observed.sources - expected.allowed_sources
     if foreign:
         found.append(f"examples from files not desired: {', '.join(sorted(foreign))}")

@@ -31,6 +31,7 @@ class ObservedService:
     operations: Mapping[str, ObservedOperation] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    service_type: str | None = None  # REST, SOAP_HTTP, GRAPHQL, GRPC, EVENT, ...
 
 
 def _text_map(value: Any) -> dict[str, str]:
@@ -81,4 +82,5 @@ def parse_service_view(view: Mapping[str, Any]) -> ObservedService:
         operations={str(op.get("name")): _operation(op) for op in operations},
         labels=_text_map(metadata.get("labels")),
         annotations=_text_map(metadata.get("annotations")),
+        service_type=_optional_text(service.get("type")),
     )

@@ -169,6 +169,9 @@ class EventServing(Serving):
     def root(self, endpoints: Endpoints, name: str, version: str) -> str:
         return f"ws://{endpoints.ws}/api/ws/{name.replace(' ', '+')}/{version.replace(' ', '+')}"
 
+    def describe(self, name: str, version: str) -> str:
+        return f"WebSocket {ws_path(name, version, '<operation>')}"
+
     def address(self, endpoints: Endpoints, view: Mapping[str, Any]) -> str:
         """The WebSocket URL of the first operation with example messages."""
         service = view.get("service") or {}

@@ -54,6 +54,10 @@ class Serving:
         """The service's mock endpoint, with no operation."""
         raise NotImplementedError
 
+    def describe(self, name: str, version: str) -> str:
+        """Where the mock will answer, without a host: for `plan`, which reads no Microcks."""
+        return self.root(Endpoints("", "<grpc endpoint>", "<ws endpoint>"), name, version)
+
     def address(self, endpoints: Endpoints, view: Mapping[str, Any]) -> str:
         """An address that answers one of the service's examples (from its service view)."""
         service = view.get("service") or {}

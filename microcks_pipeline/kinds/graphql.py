@@ -128,6 +128,9 @@ class GraphQLServing(Serving):
     def root(self, endpoints: Endpoints, name: str, version: str) -> str:
         return http_path(endpoints, "graphql", name, version)
 
+    def describe(self, name: str, version: str) -> str:
+        return "POST " + super().describe(name, version)
+
     def probe(
         self, endpoints: Endpoints, view: Mapping[str, Any], http: Any, **_: Any
     ) -> ProbeResult:

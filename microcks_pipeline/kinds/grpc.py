@@ -222,6 +222,9 @@ class GrpcServing(Serving):
     def root(self, endpoints: Endpoints, name: str, version: str) -> str:
         return f"grpc://{endpoints.grpc}/{name}"
 
+    def describe(self, name: str, version: str) -> str:
+        return f"gRPC {name}/<method> (version {version}, named by the proto)"
+
     def address(self, endpoints: Endpoints, view: Mapping[str, Any]) -> str:
         """`grpc://host:port/package.Service/Method`: what grpcurl or a stub calls."""
         service = view.get("service") or {}

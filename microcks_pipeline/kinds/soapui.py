@@ -140,6 +140,9 @@ class SoapServing(Serving):
     def root(self, endpoints: Endpoints, name: str, version: str) -> str:
         return http_path(endpoints, "soap", name, version)
 
+    def describe(self, name: str, version: str) -> str:
+        return "POST " + super().describe(name, version)
+
     def probe(
         self, endpoints: Endpoints, view: Mapping[str, Any], http: Any, **_: Any
     ) -> ProbeResult:
