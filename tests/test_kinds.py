@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from microcks_fixtures import in_process
+from microcks_fixtures import IN_PROCESS_URL, in_process
 
 from microcks_pipeline import kinds
 from microcks_pipeline.core.errors import ConfigError
 from microcks_pipeline.kinds.asyncapi import kafka_topic, ws_path
+from microcks_pipeline.microcks import MicrocksClient
+from microcks_pipeline.microcks.client import default_grpc_endpoint, default_ws_endpoint
 
 SAMPLES = Path(__file__).parent / "samples"
 NAME, VERSION = "orders-api", "bk-0123456789abcdef-default"
@@ -263,3 +265,51 @@ def test_the_local_server_imports_a_stamped_file_under_the_stamped_identity(file
     view = m.client.read_service(NAME, VERSION)
     assert view is not None
     assert view["service"]["type"] == kinds.facts(parsed).service_type
+
+
+# ---- where mocks answer ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("base", "grpc"),
+    [
+        ("http://localhost:8080", "localhost:9090"),
+        ("https://microcks.acme.org", "microcks-grpc.acme.org:443"),
+        ("https://microcks-prod.acme.org:8443", "microcks-grpc-prod.acme.org:8443"),
+        ("http://mocks", "mocks-grpc:80"),
+    ],
+)
+def test_the_grpc_endpoint_defaults_as_microcks_ui_derives_it(base: str, grpc: str) -> None:
+    assert default_grpc_endpoint(base) == grpc
+
+
+def test_the_websocket_endpoint_is_the_one_microcks_advertises_else_its_default() -> None:
+    m = in_process()
+
+    advertised = m.client.endpoints(ws=True).ws
+    calls = m.client.calls
+    again = m.client.endpoints(ws=True).ws
+
+    assert advertised == IN_PROCESS_URL.split("://", 1)[1]  # endpoint-WS of /api/features/config
+    assert again == advertised and m.client.calls == calls  # read once per client
+    assert default_ws_endpoint("https://microcks.acme.org") == "microcks.acme.org:8081"
+    configured = MicrocksClient(IN_PROCESS_URL, ws_endpoint="ws.acme.org:443", grpc_endpoint="g:1")
+    assert (configured.endpoints(ws=True).ws, configured.endpoints().grpc) == (
+        "ws.acme.org:443",
+        "g:1",
+    )
+    assert configured.calls == 0
+
+
+@pytest.mark.parametrize(
+    ("service_type", "described"),
+    [
+        ("REST", "/rest/orders-api/v1"),
+        ("SOAP_HTTP", "POST /soap/orders-api/v1"),
+        ("GRAPHQL", "POST /graphql/orders-api/v1"),
+        ("GRPC", "gRPC orders-api/<method> (version v1, named by the proto)"),
+        ("EVENT", "WebSocket /api/ws/orders-api/v1/<operation>"),
+    ],
+)
+def test_each_service_type_says_where_its_mock_answers(service_type: str, described: str) -> None:
+    assert kinds.serving(service_type).describe("orders-api", "v1") == described
