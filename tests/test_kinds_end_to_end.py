@@ -404,6 +404,22 @@ def test_a_drifted_graphql_dispatcher_is_restored_by_the_audit(world: World) -> 
     assert film["data"] == {"film": {"title": "The Empire Strikes Back"}}
 
 
+def test_a_grpc_service_that_lost_its_owner_label_is_marked_again_by_the_audit(
+    world: World,
+) -> None:
+    with world.microcks.client() as client:
+        client.update_metadata(f"{HELLO}:v1", {}, {})
+
+    audit = defs.resolve_job_def("drift_audit_job").execute_in_process(
+        instance=world.instance, resources=world.resources
+    )
+    world.run_all(world.tick_sync().run_requests or [])
+
+    assert audit.success
+    labels = service_of(world, HELLO, "v1")["service"]["metadata"]["labels"]
+    assert labels == {OWNER_LABEL: ours("hello-grpc"), ENTITY_LABEL: ref("hello-grpc")}
+
+
 # ---- removal (last: it empties the catalog) ----------------------------------------------------
 
 

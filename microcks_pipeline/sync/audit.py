@@ -88,6 +88,7 @@ def run_audit(
 ) -> AuditResult:
     rows = store.rows()
     by_version = {r.microcks_version_id: r for r in rows}
+    by_service_id = {r.microcks_service_id: r for r in rows if r.microcks_service_id}
     ref_by_hash = {r.entity_hash: r.entity_ref for r in rows}
     seen: dict[str, dict] = {}
     orphans: list[str] = []
@@ -97,6 +98,9 @@ def run_audit(
         scanned += 1
         # ours by version, or (gRPC, named by its proto) by owner label; else never touched
         version = owner_of_service(service)
+        recorded = by_service_id.get(str(service.get("id")))
+        if version is None and recorded is not None:
+            version = recorded.microcks_version_id  # the service a mock created, labels gone
         owner = ref_by_hash.get(version[:19]) if version else None  # "bk-" + 16 hex
         if version is None or owner is None:
             continue

@@ -83,12 +83,15 @@ def reconcile_entity(
     keep: Iterable[str] = (),
     prune: bool = True,
     applied: Mapping[str, AppliedRecord | None] | None = None,
+    service_ids: Mapping[str, str] | None = None,
 ) -> ReconcileResult:
     """Upload `upsert`, delete the services of `delete`, and (prune) any other owned service.
 
     `keep`: mock ids that are desired but not part of this call (unchanged); prune spares them.
     `applied`: per mock id, the record of its last verified apply (its stale upload names get
-    tombstones); each successful outcome carries the new record.
+    tombstones); each successful outcome carries the new record. `service_ids`: per mock id,
+    the service it created as the status store records it (a gRPC service that lost its owner
+    label is still recognised by it).
     Raises AuthError or TransientError when Microcks as a whole is unusable (the lookup failed,
     no connection, credentials refused); nothing is deleted in that case.
     """
@@ -124,7 +127,13 @@ def reconcile_entity(
     for mock in upsert:
         outcomes.append(
             _upsert(
-                client, mock, existing, (applied or {}).get(mock.mock_id), ref_hash, desired_ids
+                client,
+                mock,
+                existing,
+                (applied or {}).get(mock.mock_id),
+                ref_hash,
+                desired_ids,
+                (service_ids or {}).get(mock.mock_id),
             )
         )
 
@@ -171,14 +180,16 @@ def _mock_of(service: dict[str, Any], ref_hash: str) -> str | None:
     return mock_id_of_version(owner)
 
 
-def _claim(client: MicrocksClient, mock: DesiredMock) -> None:
+def _claim(client: MicrocksClient, mock: DesiredMock, recorded_id: str | None) -> None:
     """A service named by its content (gRPC) may exist already: take it only when its owner
-    label is this mock's; anyone else's, or no label, is a conflict that touches nothing."""
+    label is this mock's, or it is the very service this mock created (its labels were taken
+    away: the verify puts them back); anyone else's, or no label, is a conflict that touches
+    nothing."""
     current = client.get_service(mock.service_name, mock.version)
     if current is None:
         return
     owner = labels_of(current).get(OWNER_LABEL)
-    if owner == mock.owner_version:
+    if owner == mock.owner_version or (recorded_id and current.get("id") == recorded_id):
         return
     holder = labels_of(current).get(ENTITY_LABEL)
     if owner is None:
@@ -199,6 +210,7 @@ def _upsert(
     applied: AppliedRecord | None,
     ref_hash: str,
     desired_ids: set[str],
+    recorded_id: str | None = None,
 ) -> MockOutcome:
     same = [
         s
@@ -223,7 +235,7 @@ def _upsert(
                 OWNER_LABEL: mock.owner_version,
             }
         elif mock.labelled_owner:
-            _claim(client, mock)
+            _claim(client, mock, recorded_id)
         _act(client, state, first_pass(state, applied), warnings)
         observed = _observe(client, mock)
         if differences(state.record.expected, observed):
