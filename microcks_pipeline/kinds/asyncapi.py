@@ -22,6 +22,7 @@ from microcks_pipeline.kinds.base import (
     ProbeResult,
     Serving,
     as_text,
+    example_operation,
     first_pair,
     json_or_yaml,
     mapping,
@@ -175,9 +176,7 @@ class EventServing(Serving):
     def address(self, endpoints: Endpoints, view: Mapping[str, Any]) -> str:
         """The WebSocket URL of the first operation with example messages."""
         service = view.get("service") or {}
-        found = first_pair(view, "eventMessage")
-        operations = [str(o.get("name")) for o in service.get("operations") or ()]
-        operation = found[0] if found else (operations[0] if operations else "")
+        operation = example_operation(view, "eventMessage")
         name, version = str(service.get("name", "")), str(service.get("version", ""))
         return f"ws://{endpoints.ws}{ws_path(name, version, operation)}"
 

@@ -80,13 +80,56 @@ def first_pair(
     return None
 
 
-def same_json(expected: str, actual: str) -> bool:
-    import json
+@dataclass(frozen=True)
+class Exchange:
+    """The first request/response example of a service view: what a probe sends and expects."""
 
-    try:
-        return json.loads(expected) == json.loads(actual)
-    except ValueError:
-        return expected.strip() == actual.strip()
+    operation: str
+    request: dict[str, Any]
+    response: dict[str, Any]
+
+    @property
+    def where(self) -> str:
+        return f"{self.operation} '{self.response.get('name') or self.request.get('name')}'"
+
+
+def first_exchange(view: Mapping[str, Any]) -> Exchange | None:
+    found = first_pair(view)
+    if found is None or not isinstance(found[1].get("request"), dict):
+        return None
+    return Exchange(found[0], found[1]["request"], found[1]["response"])
+
+
+NO_EXAMPLE = ProbeResult(False, "the service has no example that can be called")
+
+
+def example_operation(view: Mapping[str, Any], part: str = "response") -> str:
+    """The operation of the first example with `part`, else the service's first operation."""
+    found = first_pair(view, part)
+    if found is not None:
+        return found[0]
+    operations = (view.get("service") or {}).get("operations") or ()
+    return str(operations[0].get("name")) if operations else ""
+
+
+class HttpPostServing(Serving):
+    """Mocks called by an HTTP POST to `/<prefix>/{name}/{version}` (SOAP, GraphQL)."""
+
+    prefix: ClassVar[str]
+
+    def root(self, endpoints: Endpoints, name: str, version: str) -> str:
+        return http_path(endpoints, self.prefix, name, version)
+
+    def describe(self, name: str, version: str) -> str:
+        return "POST " + super().describe(name, version)
+
+    def post(self, http: Any, url: str, example: Exchange, headers: Mapping[str, str]) -> Any:
+        """The mock's answer to the example's request, or the ProbeResult of a failed call."""
+        body = str(example.request.get("content") or "")
+        try:
+            return http.post(url, content=body, headers=dict(headers))
+        except Exception as exc:  # noqa: BLE001 - any transport failure is the probe's answer
+            return ProbeResult(False, f"{example.where}: {type(exc).__name__}", url)
 
 
 class Kind:

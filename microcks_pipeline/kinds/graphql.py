@@ -16,13 +16,13 @@ from graphql.language import ListTypeNode, NonNullTypeNode, ObjectTypeDefinition
 from microcks_pipeline.core.desired import ArtifactFacts, Dispatch
 from microcks_pipeline.core.errors import ConfigError
 from microcks_pipeline.kinds.base import (
+    NO_EXAMPLE,
     Endpoints,
+    HttpPostServing,
     Kind,
     Parsed,
     ProbeResult,
-    Serving,
-    first_pair,
-    http_path,
+    first_exchange,
     text,
 )
 
@@ -122,34 +122,26 @@ def selected_subset(actual: Any, expected: Any) -> bool:
     return actual == expected
 
 
-class GraphQLServing(Serving):
+class GraphQLServing(HttpPostServing):
     service_type = "GRAPHQL"
-
-    def root(self, endpoints: Endpoints, name: str, version: str) -> str:
-        return http_path(endpoints, "graphql", name, version)
-
-    def describe(self, name: str, version: str) -> str:
-        return "POST " + super().describe(name, version)
+    prefix = "graphql"
 
     def probe(
         self, endpoints: Endpoints, view: Mapping[str, Any], http: Any, **_: Any
     ) -> ProbeResult:
-        found = first_pair(view)
-        if found is None or not isinstance(found[1].get("request"), dict):
-            return ProbeResult(False, "the service has no example that can be called")
-        operation, pair = found
+        example = first_exchange(view)
+        if example is None:
+            return NO_EXAMPLE
         url = self.address(endpoints, view)
-        where = f"{operation} '{pair.get('name') or pair['request'].get('name')}'"
-        body = str(pair["request"].get("content") or "")
-        try:
-            answer = http.post(url, content=body, headers={"Content-Type": "application/json"})
-        except Exception as exc:  # noqa: BLE001 - any transport failure is the probe's answer
-            return ProbeResult(False, f"{where}: {type(exc).__name__}", url)
+        where = example.where
+        answer = self.post(http, url, example, {"Content-Type": "application/json"})
+        if isinstance(answer, ProbeResult):
+            return answer
         if answer.status_code != 200:
             return ProbeResult(False, f"{where}: HTTP {answer.status_code}, expected 200", url)
         try:
             data = json.loads(answer.text).get("data")
-            expected = json.loads(str(pair["response"].get("content") or "")).get("data")
+            expected = json.loads(str(example.response.get("content") or "")).get("data")
         except (ValueError, AttributeError):
             return ProbeResult(False, f"{where}: the answer or the example is not JSON", url)
         if not data or not selected_subset(data, expected):

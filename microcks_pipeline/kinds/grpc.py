@@ -22,12 +22,14 @@ from google.protobuf import descriptor_pb2, descriptor_pool, json_format, messag
 from microcks_pipeline.core.desired import ArtifactFacts, Dispatch
 from microcks_pipeline.core.errors import ConfigError
 from microcks_pipeline.kinds.base import (
+    NO_EXAMPLE,
     Endpoints,
     Kind,
     Parsed,
     ProbeResult,
     Serving,
-    first_pair,
+    example_operation,
+    first_exchange,
     text,
 )
 
@@ -228,10 +230,7 @@ class GrpcServing(Serving):
     def address(self, endpoints: Endpoints, view: Mapping[str, Any]) -> str:
         """`grpc://host:port/package.Service/Method`: what grpcurl or a stub calls."""
         service = view.get("service") or {}
-        operations = [str(o.get("name")) for o in service.get("operations") or ()]
-        found = first_pair(view)
-        method = found[0] if found else (operations[0] if operations else "")
-        return f"grpc://{endpoints.grpc}/{service.get('name', '')}/{method}"
+        return f"grpc://{endpoints.grpc}/{service.get('name', '')}/{example_operation(view)}"
 
     def probe(
         self,
@@ -243,17 +242,16 @@ class GrpcServing(Serving):
         resources: Any = None,
         **_: Any,
     ) -> ProbeResult:
-        found = first_pair(view)
-        if found is None or not isinstance(found[1].get("request"), dict):
-            return ProbeResult(False, "the service has no example that can be called")
-        method, pair = found
+        example = first_exchange(view)
+        if example is None:
+            return NO_EXAMPLE
+        method, where = example.operation, example.where
         service = view.get("service") or {}
         operation = next(
             (o for o in service.get("operations") or () if o.get("name") == method), {}
         )
         full = f"/{service.get('name')}/{method}"
         url = self.address(endpoints, view)
-        where = f"{method} '{pair.get('name') or pair['request'].get('name')}'"
         descriptor = _descriptor(resources, str(service.get("id") or ""))
         if descriptor is None:
             return _probe_without_schema(endpoints.grpc, full, view, method, where, url, timeout)
@@ -262,12 +260,12 @@ class GrpcServing(Serving):
                 descriptor, str(operation.get("inputName")), str(operation.get("outputName"))
             )
             request = json_format.Parse(
-                str(pair["request"].get("content") or "{}"),
+                str(example.request.get("content") or "{}"),
                 request_class(),
                 ignore_unknown_fields=True,
             )
             expected = json_format.Parse(
-                str(pair["response"].get("content") or "{}"),
+                str(example.response.get("content") or "{}"),
                 response_class(),
                 ignore_unknown_fields=True,
             )

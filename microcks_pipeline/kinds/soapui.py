@@ -15,13 +15,13 @@ from typing import Any
 from microcks_pipeline.core.desired import ArtifactFacts, Dispatch
 from microcks_pipeline.core.errors import ConfigError
 from microcks_pipeline.kinds.base import (
+    NO_EXAMPLE,
     Endpoints,
+    HttpPostServing,
     Kind,
     Parsed,
     ProbeResult,
-    Serving,
-    first_pair,
-    http_path,
+    first_exchange,
     text,
 )
 
@@ -134,44 +134,32 @@ def _canonical(text: str) -> str | None:
         return None
 
 
-class SoapServing(Serving):
+class SoapServing(HttpPostServing):
     service_type = "SOAP_HTTP"
-
-    def root(self, endpoints: Endpoints, name: str, version: str) -> str:
-        return http_path(endpoints, "soap", name, version)
-
-    def describe(self, name: str, version: str) -> str:
-        return "POST " + super().describe(name, version)
+    prefix = "soap"
 
     def probe(
         self, endpoints: Endpoints, view: Mapping[str, Any], http: Any, **_: Any
     ) -> ProbeResult:
-        found = first_pair(view)
-        if found is None or not isinstance(found[1].get("request"), dict):
-            return ProbeResult(False, "the service has no example that can be called")
-        operation, pair = found
-        request, response = pair["request"], pair["response"]
+        example = first_exchange(view)
+        if example is None:
+            return NO_EXAMPLE
         url = self.address(endpoints, view)
+        operations = (view.get("service") or {}).get("operations") or ()
         action = next(
-            (
-                str(o.get("action") or "")
-                for o in (view.get("service") or {}).get("operations") or ()
-                if o.get("name") == operation
-            ),
+            (str(o.get("action") or "") for o in operations if o.get("name") == example.operation),
             "",
         )
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action}
-        where = f"{operation} '{pair.get('name') or request.get('name')}'"
-        try:
-            answer = http.post(url, content=str(request.get("content") or ""), headers=headers)
-        except Exception as exc:  # noqa: BLE001 - any transport failure is the probe's answer
-            return ProbeResult(False, f"{where}: {type(exc).__name__}", url)
-        expected = int(response.get("status") or 200)
+        answer = self.post(http, url, example, headers)
+        if isinstance(answer, ProbeResult):
+            return answer
+        where, expected = example.where, int(example.response.get("status") or 200)
         if answer.status_code != expected:
             return ProbeResult(
                 False, f"{where}: HTTP {answer.status_code}, expected {expected}", url
             )
-        if _canonical(answer.text) != _canonical(str(response.get("content") or "")):
+        if _canonical(answer.text) != _canonical(str(example.response.get("content") or "")):
             return ProbeResult(False, f"{where}: body differs from the example", url)
         return ProbeResult(
             True, f"{where} (SOAPAction '{action}'): answered as the example says", url
