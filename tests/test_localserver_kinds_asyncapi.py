@@ -159,3 +159,77 @@ channels:
     with connect(_ws_url(server, "/api/ws/Orders/1/orders"), open_timeout=5) as socket:
         with pytest.raises(TimeoutError):
             socket.recv(timeout=1)  # five publishing periods: only Kafka would get them
+
+
+SENSORS_V2 = """asyncapi: 2.6.0
+info: {title: Sensors, version: '1'}
+channels:
+  sensors/{sensorId}/readings:
+    parameters:
+      sensorId:
+        schema:
+          type: string
+          examples:
+            hot: {value: S1}
+            cold: {value: S2}
+    bindings: {ws: {method: POST}}
+    subscribe:
+      message:
+        examples:
+          - name: hot
+            payload: {temp: 40}
+          - name: cold
+            payload: {temp: -5}
+"""
+
+LIGHTS_V3 = """asyncapi: 3.0.0
+info: {title: Lights, version: '1'}
+channels:
+  lightMeasured:
+    address: 'lights/{lightId}/measured'
+    parameters:
+      lightId:
+        location: '$message.payload#/id'
+    bindings: {ws: {method: POST}}
+    messages:
+      measured:
+        examples:
+          - name: one
+            payload: {id: L1, lumens: 3}
+          - name: two
+            payload: {id: L2, lumens: 5}
+operations:
+  receiveLight:
+    action: receive
+    channel: {$ref: '#/channels/lightMeasured'}
+    messages:
+      - $ref: '#/channels/lightMeasured/messages/measured'
+"""
+
+
+def test_templated_channels_publish_each_message_on_its_own_address(server):
+    with httpx.Client(base_url=server.base_url) as http:
+        for name, document in (("sensors.yaml", SENSORS_V2), ("lights.yaml", LIGHTS_V3)):
+            answer = http.post("/api/artifact/upload", files={"file": (name, document.encode())})
+            assert answer.status_code == 201, answer.text
+        sensors = http.get("/api/services/Sensors:1").json()
+        lights = http.get("/api/services/Lights:1").json()
+
+    [sensor_op] = sensors["service"]["operations"]
+    assert (sensor_op["dispatcher"], sensor_op["dispatcherRules"]) == ("URI_PARTS", "sensorId")
+    assert sensor_op["resourcePaths"] == ["sensors/S1/readings", "sensors/S2/readings"]
+    assert [
+        m["eventMessage"]["dispatchCriteria"]
+        for m in sensors["messagesMap"]["SUBSCRIBE sensors/{sensorId}/readings"]
+    ] == ["/sensorId=S1", "/sensorId=S2"]
+    [light_op] = lights["service"]["operations"]
+    assert light_op["resourcePaths"] == [
+        "lights/{lightId}/measured",
+        "lights/L1/measured",
+        "lights/L2/measured",
+    ]
+    assert _receive(server, "/api/ws/Sensors/1/sensors/S2/readings", 2) == [{"temp": -5}] * 2
+    assert (
+        _receive(server, "/api/ws/Lights/1/lights/L1/measured", 2)
+        == [{"id": "L1", "lumens": 3}] * 2
+    )

@@ -148,3 +148,14 @@ def test_collections_microcks_refuses_are_answered_400_with_its_text(document, m
 
     assert (answer.status_code, answer.text) == (400, message)
     assert client.get("/api/services/count").json() == {"counter": 0}
+
+
+def test_workspace_export_wrapping_the_collection_is_imported_the_same_way():
+    client = open_client()
+    collection = json.loads(sample("BeerCatalogAPI-collection.json"))
+    export = json.dumps({"collection": collection}, indent=2)
+
+    answer = client.upload(export, "workspace-export.json")
+
+    assert (answer.status_code, answer.text) == (201, "Beer Catalog API:0.99")
+    assert client.get(f"{BEER}/beer/Rodenbach").json()["country"] == "Belgium"

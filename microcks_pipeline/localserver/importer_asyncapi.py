@@ -17,6 +17,7 @@ from .importers import (
     complete_metadata,
     complete_operation_properties,
 )
+from .jsonbody import EvaluationFailed, json_pointer
 from .jsonnode import MISSING, as_text, path, value_string
 from .model import EventMessage, Header, Metadata, Operation, Service
 
@@ -194,6 +195,7 @@ class AsyncAPIImporter(OpenAPIImporter):
                     if isinstance(path(message, "oneOf"), list)
                     else [self._follow(message)]
                 )
+                parts_by_example = self._parameters_by_example_v2(channel)
                 for body in bodies:
                     content_type = (
                         as_text(body["contentType"])
@@ -202,9 +204,41 @@ class AsyncAPIImporter(OpenAPIImporter):
                     )
                     for index, example in enumerate(_elements(path(body, "examples"))):
                         event = self._example_v2(content_type, example, channel_name, index)
-                        if event is not None:
-                            result.append(event)
+                        if event is None:
+                            continue
+                        if operation.dispatcher == d.URI_PARTS:
+                            parts = parts_by_example.get(event.name)
+                            operation.add_resource_path(
+                                d.build_uri_from_pattern(channel_name, parts)
+                            )
+                            event.dispatch_criteria = d.build_from_parts_map(
+                                operation.dispatcher_rules or "", parts
+                            )
+                        result.append(event)
         return result
+
+    def _parameters_by_example_v2(self, channel: Any) -> dict[str, d.Pairs]:
+        """extractParametersByExample: channel parameter values per example name, from
+        `schema.examples` (an object of named examples, or a list of `name:value` texts)."""
+        results: dict[str, d.Pairs] = {}
+        for name, parameter in _props(path(channel, "parameters")):
+            examples = path(path(self._follow(parameter), "schema"), "examples")
+            if isinstance(examples, dict):
+                for example_name, example in examples.items():
+                    value = self._example_value(example)
+                    results.setdefault(example_name, []).append((name, value or ""))
+            elif isinstance(examples, list):
+                for example in examples:
+                    text = as_text(example)
+                    if ":" in text:
+                        example_name, value = text.split(":", 1)
+                    elif isinstance(example, dict) and example:
+                        example_name, raw = next(iter(example.items()))
+                        value = self._example_value(raw) or ""
+                    else:
+                        continue
+                    results.setdefault(example_name, []).append((name, value))
+        return results
 
     def _example_v2(
         self, content_type: str, example: Any, channel_name: str, index: int
@@ -259,8 +293,43 @@ class AsyncAPIImporter(OpenAPIImporter):
                 continue
             if _has(node, "reply"):
                 return []  # request-reply events are not served here
-            return list(self._events_v3(node["messages"]))
+            events = self._events_v3(node["messages"])
+            if operation.dispatcher == d.URI_PARTS:
+                self._complete_parts_v3(operation, self._follow(path(node, "channel")), events)
+            return list(events)
         return []
+
+    def _complete_parts_v3(
+        self, operation: Operation, channel: Any, events: list[EventMessage]
+    ) -> None:
+        """completeDispatchingCriteria: address parameters from `name:value` examples or from a
+        `$message.payload#/pointer` location in each message."""
+        address = as_text(path(channel, "address"))
+        by_message: dict[str, dict[str, str]] = {}
+        dynamic: list[tuple[str, str]] = []
+        for name, parameter in _props(path(channel, "parameters")):
+            parameter = self._follow(parameter)
+            if _has(parameter, "location"):
+                dynamic.append((name, as_text(parameter["location"])))
+            elif isinstance(path(parameter, "examples"), list):
+                for example in parameter["examples"]:
+                    text = as_text(example)
+                    if ":" in text:
+                        key, value = text.split(":", 1)
+                        by_message.setdefault(key, {})[name] = value
+        for event in events:
+            values = dict(by_message.get(event.name, {}))
+            for name, location in dynamic:
+                if location.startswith("$message.payload#"):
+                    try:
+                        payload = json.loads(event.content or "")
+                        found = json_pointer(payload, location[len("$message.payload#") :])
+                    except (ValueError, EvaluationFailed):
+                        continue  # Microcks logs it and leaves the parameter out
+                    values[name] = as_text(found)
+            parts = list(values.items())
+            operation.add_resource_path(d.build_uri_from_pattern(address, parts))
+            event.dispatch_criteria = d.build_from_parts_map(address, parts)
 
     def _events_v3(self, references: list[Any]) -> list[EventMessage]:
         """buildEventMessages: examples of messages given by `$ref` (named after the ref's tail)."""

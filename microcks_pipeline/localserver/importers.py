@@ -12,6 +12,7 @@ from .jsonnode import (
     MISSING,
     ParseError,
     as_text,
+    at,
     decode_utf8,
     load_json,
     load_yaml,
@@ -313,16 +314,7 @@ class OpenAPIImporter:
     def _node_for_ref(self, reference: str) -> Any:
         if not reference.startswith("#/"):
             return MISSING
-        node = self.root
-        for raw in reference[2:].split("/"):
-            token = raw.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, dict) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                return MISSING
-        return node
+        return at(self.root, reference[1:])
 
     def _follow(self, node: Any) -> Any:
         if _has(node, "$ref"):

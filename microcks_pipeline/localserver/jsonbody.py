@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from .jsonnode import MISSING, as_text
+from .jsonnode import MISSING, as_text, at
 
 OPERATORS = ("equals", "range", "regexp", "size", "presence")
 
@@ -30,20 +30,10 @@ def _specification(rules: str) -> tuple[str, str, dict[str, str]]:
 
 
 def json_pointer(node: Any, pointer: str) -> Any:
-    """Jackson's JsonNode.at(): MISSING where the pointer leads nowhere."""
-    if pointer == "":
-        return node
-    if not pointer.startswith("/"):
+    """Jackson's JsonNode.at(), which refuses a pointer not starting with `/`."""
+    if pointer and not pointer.startswith("/"):
         raise EvaluationFailed("Invalid input: JSON Pointer expression must start with '/'")
-    for raw in pointer[1:].split("/"):
-        token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return MISSING
-    return node
+    return at(node, pointer)
 
 
 def _range_case(number: float, cases: dict[str, str]) -> str | None:

@@ -124,6 +124,20 @@ def path(node: Any, key: str) -> Any:
     return MISSING
 
 
+def at(node: Any, pointer: str) -> Any:
+    """Jackson's JsonNode.at() for a pointer that is "" or starts with `/`: MISSING where it
+    leads nowhere."""
+    for raw in pointer[1:].split("/") if pointer else ():
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return MISSING
+    return node
+
+
 def as_text(node: Any) -> str:
     """Jackson's JsonNode.asText(): containers and missing nodes give "", null gives "null"."""
     if node is MISSING:

@@ -4,7 +4,7 @@ ProducerManager, ProducerScheduler), and `/api/features/config` (FeaturesConfigC
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import unquote
+from urllib.parse import quote_plus, unquote, unquote_plus
 
 from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse, Response
@@ -12,7 +12,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .config import ServerConfig
-from .model import Operation, Service
+from .model import EventMessage, Operation, Service
 from .store import Store
 
 WS_PREFIX = "/api/ws/"
@@ -21,10 +21,18 @@ SUPPORTED_BINDINGS = ("KAFKA", "WS")
 CANNOT_ACCEPT = 1003  # javax.websocket CloseReason.CloseCodes.CANNOT_ACCEPT
 
 
-def operation_part(operation: Operation) -> str:
-    """ProducerManager.getDestinationOperationPart: the operation name without its action."""
+def operation_part(operation: Operation, event: EventMessage) -> str:
+    """ProducerManager.getDestinationOperationPart: the operation name without its action, or
+    for URI_PARTS the templated address with this message's parts filled in."""
     name = operation.name
-    return name[name.index(" ") + 1 :] if " " in name else name
+    part = name[name.index(" ") + 1 :] if " " in name else name
+    if operation.dispatcher == "URI_PARTS":
+        part = next((p for p in operation.resource_paths or [] if "{" in p), part)
+        for criterion in (event.dispatch_criteria or "").split("/"):
+            if "=" in criterion:
+                key, value = criterion.split("=", 1)
+                part = part.replace("{" + key + "}", quote_plus(value))
+    return part
 
 
 def produced_operations(service: Service, config: ServerConfig) -> list[Operation]:
@@ -87,7 +95,7 @@ async def event_socket(websocket: WebSocket) -> None:
         return
     name = unquote(segments[0].replace("+", " "))
     version = unquote(segments[1].replace("+", " "))
-    channel = unquote(segments[2])
+    channel = unquote_plus(segments[2])
     snapshot = store.snapshot_by_name(name, version)
     operations = produced_operations(snapshot.service, config) if snapshot else []
     if not operations:
@@ -117,11 +125,12 @@ async def _publish(
     if snapshot is None:
         return
     for operation in produced_operations(snapshot.service, config):
-        if "WS" not in (operation.bindings or {}) or operation_part(operation) != channel:
+        if "WS" not in (operation.bindings or {}):
             continue
         for pair in snapshot.pairs_of(operation.name):
-            if pair.event is not None:
-                await websocket.send_text(pair.event.content or "")
+            event = pair.event
+            if event is not None and unquote_plus(operation_part(operation, event)) == channel:
+                await websocket.send_text(event.content or "")
 
 
 routes = [
