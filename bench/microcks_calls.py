@@ -9,7 +9,9 @@ beside the budget (1 entity search + 1 main + its secondaries + its tombstones +
 token-endpoint requests per run beside theirs (at most 1), and the median time with the ratio
 against the 0-service baseline measured in the same run; also the time without the local
 server's own in-memory store work (what the pipeline itself spends). Target: within budget and
-the same call count at every size.
+the same call count at every size. Then one changed mock of every other kind (AsyncAPI,
+GraphQL + Postman, gRPC + Postman, SoapUI, Postman main), from Microcks' samples, against the
+same budget.
 Usage: python bench/microcks_calls.py [--services 5000] [--rounds 7]"""
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from microcks_pipeline import kinds
 from microcks_pipeline.core.desired import Artifact, DesiredMock
 from microcks_pipeline.core.identity import service_version
 from microcks_pipeline.defs.resources import MicrocksResource
@@ -79,7 +82,98 @@ operations:
 
 def _artifact(role: str, kind: str, name: str, text: str) -> Artifact:
     content = text.encode()
-    return Artifact(role, kind, f"./{name}", name, content, hashlib.sha256(content).hexdigest())  # type: ignore[arg-type]
+    facts = kinds.artifact_facts(content, main=role == "main")
+    digest = hashlib.sha256(content).hexdigest()
+    return Artifact(role, kind, f"./{name}", name, content, digest, facts)  # type: ignore[arg-type]
+
+
+# ---- every kind: one changed mock per round, built as the loader builds it ---------------------
+
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "samples"
+# kind -> (main sample, secondary sample or None, text changed every round)
+KINDS = {
+    "asyncapi": ("UserSignedUpAPI-asyncapi-ws.yml", None, "Laurent Broudoux"),
+    "graphql": ("films.graphql", "films-postman.json", "Irvin Kershner"),
+    "grpc": ("hello-v1.proto", "HelloService.postman.json", "Hello John Doe !"),
+    "soapui": ("HelloService-to-set-proxy-soapui-project.xml", None, "Hello Andrew !"),
+    "postman": ("BeerCatalogAPI-collection.json", None, "Belgium"),
+}
+
+
+def kind_mock(kind: str, round_: int) -> DesiredMock:
+    """A mock of `kind` whose example text differs every round, stamped by its kind."""
+    main_file, secondary_file, text = KINDS[kind]
+    ref, mock_id = f"api:default/bench-{kind}", "default"
+    owner = service_version(ref, mock_id)
+
+    def changed(file: str) -> bytes:
+        return (SAMPLES / file).read_text().replace(text, f"{text} {round_}").encode()
+
+    parsed = kinds.read_main(changed(main_file))
+    name, version = parsed.kind.fixed_identity(parsed) or (f"bench-{kind}", owner)
+    stamped = kinds.stamp_main(parsed, name, version)
+    main = Artifact(
+        "main", "main", main_file, main_file, stamped, _sha(stamped), kinds.facts(parsed)
+    )
+    secondaries: tuple[Artifact, ...] = ()
+    if secondary_file:
+        doc = kinds.read_secondary(changed(secondary_file))
+        assert doc is not None
+        content = kinds.stamp_secondary(doc, name, version) or b""
+        secondaries = (
+            Artifact(
+                "secondary",
+                "examples",
+                secondary_file,
+                secondary_file,
+                content,
+                _sha(content),
+                kinds.facts(doc),
+            ),
+        )
+    fixed = parsed.kind.fixed_identity(parsed) is not None
+    return DesiredMock(
+        ref,
+        mock_id,
+        name,
+        version,
+        False,
+        main,
+        secondaries,
+        f"round-{round_}",
+        owner=owner if fixed else None,
+    )
+
+
+def _sha(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def measure_kinds(rounds: int) -> dict[str, tuple[tuple[int, ...], int]]:
+    """kind -> (Microcks calls of each changed round, the OpenAPI budget for that mock)."""
+    config = ServerConfig(auth_enabled=False, grpc_port=0)
+    found: dict[str, tuple[tuple[int, ...], int]] = {}
+    with running_server(config) as server:
+        for kind in KINDS:
+            applied = None
+            calls = []
+            for round_ in range(rounds + 1):
+                mock = kind_mock(kind, round_)
+                resource = MicrocksResource(base_url=server.base_url)
+                with resource.client() as client:
+                    result = reconcile_entity(
+                        client,
+                        mock.entity_ref,
+                        f"bench-{kind}",
+                        upsert=[mock],
+                        applied={"default": applied},
+                    )
+                assert result.failed == (), result.failed
+                applied = result.outcomes[0].applied
+                if round_:  # round 0 creates the mock
+                    calls.append(result.calls)
+            found[kind] = (tuple(calls), budget(kind_mock(kind, 0), tombstones=0))
+    return found
 
 
 def changed_mock(round_: int) -> DesiredMock:
@@ -248,6 +342,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     same = all(row.calls == base.calls for row in rows)
     met = all(row.within_budget for row in rows)
+    per_kind = measure_kinds(max(2, args.rounds // 2))
+    print("\nevery kind: calls per changed mock (main + its example secondary), fresh run each")
+    print(f"{'kind':>10} {'calls/mock':>11} {'budget':>7}")
+    for kind, (calls, limit) in per_kind.items():
+        print(f"{kind:>10} {_span(calls):>11} {limit:>7}")
+    kinds_met = all(max(calls) <= limit for calls, limit in per_kind.values())
+    print(f"every kind within the OpenAPI budget: {'yes' if kinds_met else 'NO'}")
+    met = met and kinds_met
     print(f"call count independent of the service count: {'yes' if same else 'NO'}")
     print(
         f"calls within budget (per mock; per run <= 1 token request, no Keycloak discovery once known): {'yes' if met else 'NO'}"

@@ -28,6 +28,9 @@ MANAGED = {
     "api:default/orders-api",
     "api:default/payments-api",
     "api:default/users-api",
+    "api:default/user-signedup-events",
+    "api:default/movies-graphql",
+    "api:default/greeter-grpc",
 }
 
 
@@ -123,16 +126,33 @@ class World:
 
 
 @contextmanager
-def make_world(tmp_path: Path, *, configured: bool = True, faults: bool = False) -> Iterator[World]:
-    """The sample catalog copied under tmp_path, a local Microcks (Keycloak-style auth on), a
-    SQLite status store and a temporary Dagster instance."""
+def make_world(
+    tmp_path: Path,
+    *,
+    configured: bool = True,
+    faults: bool = False,
+    catalog: Path = SAMPLE_CATALOG,
+) -> Iterator[World]:
+    """The sample catalog (or `catalog`) copied under tmp_path, a local Microcks (Keycloak-style
+    auth on), a SQLite status store and a temporary Dagster instance. Microcks serves gRPC mocks
+    on a port of their own (given as MICROCKS_GRPC_ENDPOINT) and publishes event examples every
+    0.2 s (on the WebSocket endpoint it advertises), so every kind's check answers at once."""
     catalog_dir = tmp_path / "catalog"
-    shutil.copytree(SAMPLE_CATALOG, catalog_dir)
-    config = ServerConfig(default_client_secret=CLIENT_SECRET, faults_enabled=faults)
+    shutil.copytree(catalog, catalog_dir)
+    config = ServerConfig(
+        default_client_secret=CLIENT_SECRET,
+        faults_enabled=faults,
+        grpc_port=0,
+        async_frequency_override_seconds=0.2,
+    )
     with _running_server(config) as server, dg.instance_for_test() as instance:
+        grpc_endpoint = f"127.0.0.1:{server.grpc_port}" if server.grpc_port else ""
         microcks = (
             MicrocksResource(
-                base_url=server.base_url, client_id=DEFAULT_CLIENT_ID, client_secret=CLIENT_SECRET
+                base_url=server.base_url,
+                client_id=DEFAULT_CLIENT_ID,
+                client_secret=CLIENT_SECRET,
+                grpc_endpoint=grpc_endpoint,
             )
             if configured
             else MicrocksResource()

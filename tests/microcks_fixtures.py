@@ -16,8 +16,10 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from microcks_pipeline.core.desired import Artifact, DesiredMock
+from microcks_pipeline.core.desired import Artifact, ArtifactFacts, DesiredMock
+from microcks_pipeline.core.errors import ConfigError
 from microcks_pipeline.core.identity import service_version
+from microcks_pipeline.kinds import artifact_facts
 from microcks_pipeline.localserver import ServerConfig, create_app, running_server
 from microcks_pipeline.microcks import MicrocksClient, TokenProvider
 
@@ -102,7 +104,16 @@ def artifact(role: str, kind: str, upload_name: str, text: str) -> Artifact:
         upload_name=upload_name,
         content=content,
         sha256=hashlib.sha256(content).hexdigest(),
+        facts=_facts(content, role == "main"),
     )
+
+
+def _facts(content: bytes, main: bool) -> ArtifactFacts:
+    """What the loader would compute; none for a broken file (tests of Microcks refusing it)."""
+    try:
+        return artifact_facts(content, main=main)
+    except ConfigError:
+        return ArtifactFacts()
 
 
 def desired_mock(

@@ -21,7 +21,7 @@ from microcks_pipeline.localserver import DEFAULT_CLIENT_ID
 
 PETSTORE = "api:default/petstore"
 USERS = "api:default/users-api"
-ALL_MOCKS = 9  # of the sample catalog
+ALL_MOCKS = 12  # of the sample catalog
 
 
 @pytest.fixture
@@ -74,7 +74,16 @@ def test_before_the_first_sync_every_mock_is_new_and_nothing_is_created(world: W
 
     assert code == 3
     assert "api:default/petstore" in lines
-    assert "  create  default: new mock" in lines and "  create  fallback: new mock" in lines
+    petstore = "/rest/petstore/bk-ac940b38f46428ca"
+    assert f"  create  default: new mock -> {petstore}-default" in lines
+    assert f"  create  fallback: new mock -> {petstore}-fallback" in lines
+    # every kind says where it will answer
+    assert "  create  default: new mock -> POST /graphql/movies-graphql/" in "\n".join(lines)
+    assert (
+        "  create  default: new mock -> gRPC io.github.microcks.grpc.hello.v1.HelloService/<method>"
+        in "\n".join(lines)
+    )
+    assert "-> WebSocket /api/ws/user-signedup-events/" in "\n".join(lines)
     assert lines[-1] == f"plan: {ALL_MOCKS} create (Microcks not read; --live adds drift)"
     assert not db_file.exists()  # not even an empty store file
     assert world.calls("/") == 0
@@ -107,7 +116,7 @@ def test_edits_show_as_update_delete_and_entity_gone_with_their_reasons(synced: 
         "api:default/orders-api",
         "  delete  backorder: removed from microcks.yaml",
         "api:default/petstore",
-        "  update  default: content changed",
+        "  update  default: content changed -> /rest/petstore/bk-ac940b38f46428ca-default",
         "api:default/users-api",
         "  delete  default: entity gone from the catalog",
         "  delete  empty: entity gone from the catalog",
@@ -168,7 +177,14 @@ def test_json_gives_the_same_plan_for_machines(synced: World, capsys):
     assert report["entities"] == [
         {
             "entity_ref": PETSTORE,
-            "changes": [{"mock_id": "default", "action": "update", "why": "content changed"}],
+            "changes": [
+                {
+                    "mock_id": "default",
+                    "action": "update",
+                    "why": "content changed",
+                    "mock": "/rest/petstore/bk-ac940b38f46428ca-default",
+                }
+            ],
             "drift": [],
             "error": None,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -275,7 +276,9 @@ def test_an_openapi_path_to_a_document_that_is_not_openapi_is_an_error(
     assert code == 1
     assert _errors(capsys) == [
         f"error: {file}:5: field 'spec.mocks[0].openapi.path': "
-        "api.yaml: not an OpenAPI 3 or Swagger 2.0 document"
+        "api.yaml: not a kind Microcks recognises (OpenAPI, Swagger, AsyncAPI, GraphQL, gRPC "
+        "proto3, Postman, SoapUI, APIExamples, APIMetadata): it would be read as a HAR archive "
+        "and refused"
     ]
 
 
@@ -423,3 +426,66 @@ def test_a_repo_that_is_not_a_directory_is_a_usage_error(tmp_path: Path, capsys)
 
     assert (code, out) == (2, "")
     assert err == f"error: --repo {tmp_path / 'nope'}: not a directory\n"
+
+
+# ---- every kind ------------------------------------------------------------------------------
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "films.graphql",
+        "hello-v1.proto",
+        "UserSignedUpAPI-asyncapi-ws.yml",
+        "HelloService-to-set-proxy-soapui-project.xml",
+        "BeerCatalogAPI-collection.json",
+    ],
+)
+def test_main_path_accepts_every_kind_microcks_imports(tmp_path: Path, capsys, sample: str) -> None:
+    (tmp_path / sample).write_bytes((SAMPLES / sample).read_bytes())
+    _write(
+        tmp_path / "microcks.yaml",
+        f"spec:\n  mocks:\n    - mockId: default\n      main: {{path: ./{sample}}}\n",
+    )
+
+    code = main(["validate", str(tmp_path / "microcks.yaml")])
+
+    assert code == 0, capsys.readouterr().err
+
+
+def test_a_main_microcks_would_misdetect_is_named_at_its_line(tmp_path: Path, capsys) -> None:
+    collection = json.loads((SAMPLES / "BeerCatalogAPI-collection.json").read_text())
+    (tmp_path / "beer.json").write_text(json.dumps(collection, separators=(",", ":")))
+    (tmp_path / "hello.wsdl").write_bytes((SAMPLES / "HelloService.wsdl").read_bytes())
+    file = _write(
+        tmp_path / "microcks.yaml",
+        "spec:\n  mocks:\n    - mockId: beer\n      main: {path: ./beer.json}\n"
+        "    - mockId: soap\n      main: {path: ./hello.wsdl}\n",
+    )
+
+    code = main(["validate", str(file)])
+
+    errors = _errors(capsys)
+    assert code == 1
+    assert errors[0].startswith(f"error: {file}:4: field 'spec.mocks[0].main.path': beer.json: ")
+    assert 'a line beginning with `"_postman_id":`' in errors[0]
+    assert errors[1].startswith(f"error: {file}:6: field 'spec.mocks[1].main.path': hello.wsdl: ")
+    assert "a bare WSDL" in errors[1]
+
+
+def test_main_and_openapi_together_are_an_error(tmp_path: Path, capsys) -> None:
+    _write(tmp_path / "api.yaml", OPENAPI)
+    file = _write(
+        tmp_path / "microcks.yaml",
+        "spec:\n  mocks:\n    - mockId: default\n      main: {path: ./api.yaml}\n"
+        "      openapi: {path: ./api.yaml}\n",
+    )
+
+    code = main(["validate", str(file)])
+
+    assert code == 1
+    assert "give the main artifact once: 'main.path' or 'openapi.path', not both" in (
+        "\n".join(_errors(capsys))
+    )

@@ -45,13 +45,13 @@ def test_the_original_plugin_example_parses_into_mocks_in_file_order() -> None:
     swagger, sdpr = config.mocks
     assert swagger.line == 5 and sdpr.line == 11
     assert swagger.include_in_swagger is True
-    assert swagger.openapi_path is None
+    assert swagger.main_path is None
     assert swagger.artifacts == (
         ArtifactRef("examples", "./microcks/swagger/microcks-Examples.yaml", 7),
         ArtifactRef("metadata", "./microcks/swagger/microcks-Metadata.yaml", 9),
     )
     assert sdpr.include_in_swagger is False
-    assert sdpr.openapi_path == "./microcks/sdpr/openapi.yaml"
+    assert sdpr.main_path == "./microcks/sdpr/openapi.yaml"
     assert [a.path for a in sdpr.artifacts] == [
         "https://raw.example.com/org/repo/main/sdpr-examples.yaml"
     ]

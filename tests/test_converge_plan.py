@@ -17,13 +17,14 @@ from microcks_pipeline.core.converge import (
     Upload,
     differences,
     first_pass,
-    main_dispatchers,
     mock_state,
     repair_pass,
     tombstone,
 )
 from microcks_pipeline.core.desired import Artifact, DesiredMock
 from microcks_pipeline.core.observed import ObservedOperation, ObservedService, parse_service_view
+from microcks_pipeline.kinds import artifact_facts
+from microcks_pipeline.kinds.openapi import main_dispatchers
 
 NAME, VERSION = "petstore", "bk-0123456789abcdef-default"
 
@@ -51,7 +52,8 @@ METADATA = {
 
 def _artifact(name: str, doc: dict, role: str = "secondary") -> Artifact:
     content = yaml.safe_dump(doc, sort_keys=False).encode()
-    return Artifact(role, "x", f"./{name}", name, content, "h-" + name)  # type: ignore[arg-type]
+    facts = artifact_facts(content, main=role == "main")
+    return Artifact(role, "x", f"./{name}", name, content, "h-" + name, facts)  # type: ignore[arg-type]
 
 
 def _mock(*secondaries: tuple[str, dict], main: dict = MAIN, main_name: str = "main.yaml"):

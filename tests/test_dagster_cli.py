@@ -49,7 +49,7 @@ def test_a_partition_materialized_from_the_cli_serves_its_mocks(tmp_path: Path) 
             s.MICROCKS_CLIENT_SECRET: SECRET,
         }
         preview = dagster("sensor", "preview", "catalog_sensor", "-w", "workspace.yaml", env=env)
-        assert "4 new partition(s)" in preview.stdout + preview.stderr, preview.stderr[-2000:]
+        assert "7 new partition(s)" in preview.stdout + preview.stderr, preview.stderr[-2000:]
         with dg.DagsterInstance.from_config(str(home)) as instance:
             instance.add_dynamic_partitions(entity_partitions.name, [partition_key(PETSTORE)])
 

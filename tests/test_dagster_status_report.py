@@ -41,15 +41,21 @@ def test_the_report_follows_the_sync_without_a_click_with_urls_that_answer(world
     tick = world.tick("status_report_sensor", cursor=first.cursor)
 
     meta = report(world)
-    assert "9 completed" in tick.skip_message
-    assert meta["count/completed"] == 9 and meta["entities"] == len(MANAGED)
+    assert "12 completed" in tick.skip_message
+    assert meta["count/completed"] == 12 and meta["entities"] == len(MANAGED)
     assert [c.name for c in meta["status"].schema.columns][:6] == FIRST_COLUMNS
     assert not any(
         "hash" in c.name or "fingerprint" in c.name for c in meta["status"].schema.columns
     )
+    schemes = {}
     for (entity, mock), row in rows_of(meta).items():
         assert row["status"] == "completed" and row["service_id"]
-        assert world.get(row["mock_url"]).status_code == 200, (entity, mock)
+        schemes[entity] = row["mock_url"].split("://", 1)[0]
+        if "/rest/" in row["mock_url"]:  # the others answer a POST, a gRPC or WebSocket client
+            assert world.get(row["mock_url"]).status_code == 200, (entity, mock)
+    assert schemes["api:default/greeter-grpc"] == "grpc"
+    assert schemes["api:default/user-signedup-events"] == "ws"
+    assert schemes["api:default/movies-graphql"] == "http"
 
 
 def test_an_unchanged_table_is_not_reported_again(world: World) -> None:
@@ -83,8 +89,9 @@ def test_a_mock_in_error_is_listed_first_with_its_reason_and_no_url(world: World
 def test_a_large_table_is_reported_as_counts_and_the_rows_needing_attention(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(report_module, "FULL_TABLE_ROWS", 3)  # the sample's 9 rows are "large"
+    monkeypatch.setattr(report_module, "FULL_TABLE_ROWS", 3)  # the sample's rows are "large"
     world.sync()
+    total = len(world.store.rows())
     first = world.tick("status_report_sensor")
     (world.catalog_dir / "petstore/mocks/default/petstore-examples.yaml").unlink()
     world.sync()
@@ -92,10 +99,11 @@ def test_a_large_table_is_reported_as_counts_and_the_rows_needing_attention(
     world.tick("status_report_sensor", cursor=first.cursor)
 
     meta = report(world)
-    assert list(rows_of(meta)) == [(PETSTORE, "default")]  # the row in error, not the 8 others
-    assert meta["rows"] == 9 and meta["count/completed"] == 8 and meta["count/error"] == 1
+    assert list(rows_of(meta)) == [(PETSTORE, "default")]  # the row in error, not the others
+    assert meta["rows"] == total and meta["count/completed"] == total - 1
+    assert meta["count/error"] == 1
     assert meta["shown"] == (
-        "1 of 9 rows (those not completed); every row: materialize sync_status_report "
+        f"1 of {total} rows (those not completed); every row: materialize sync_status_report "
         "(status_report_job)"
     )
 
@@ -104,4 +112,5 @@ def test_a_large_table_is_reported_as_counts_and_the_rows_needing_attention(
     )
 
     assert clicked.success
-    assert len(rows_of(report(world))) == 9 and report(world)["shown"] == "9 of 9 rows"
+    assert len(rows_of(report(world))) == total
+    assert report(world)["shown"] == f"{total} of {total} rows"

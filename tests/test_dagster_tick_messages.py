@@ -17,7 +17,7 @@ def test_a_first_tick_counts_the_mocks_to_create_and_says_why_runs_wait(
     tick = unconfigured.tick_catalog()
 
     assert tick.skip_message == (
-        "4 entities: 9 to create; 4 new partition(s); "
+        "7 entities: 12 to create; 7 new partition(s); "
         f"runs wait: Microcks is not configured: set {s.MICROCKS_URL}"
     )
 
@@ -31,11 +31,11 @@ def test_edits_and_removals_are_counted_as_updates_and_deletes(unconfigured: Wor
 
     tick = unconfigured.tick_catalog()
 
-    assert tick.skip_message.startswith("4 entities: 1 to update, 1 to delete; runs wait: ")
+    assert tick.skip_message.startswith("7 entities: 1 to update, 1 to delete; runs wait: ")
 
 
 def test_an_unchanged_catalog_tick_is_short(synced: World) -> None:
-    assert synced.tick_catalog().skip_message == "unchanged: 4 entities"
+    assert synced.tick_catalog().skip_message == "unchanged: 7 entities"
     assert synced.tick_sync().skip_message == "nothing due"
 
 

@@ -13,10 +13,15 @@ import time
 import uuid
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 import yaml
 from demo_fixtures import LineReader, Tracker, environ_of, free_ports, still_running
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+from microcks_pipeline.core.identity import entity_ref, service_version
+from microcks_pipeline.localserver.importer_protobuf import compile_proto
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_FILE = Path("petstore/mocks/default/petstore-examples.yaml")
@@ -39,6 +44,39 @@ def _rename_pet(catalog: Path, new_name: str) -> None:
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
+def _graphql_director(client: httpx.Client, microcks_port: int, timeout: float = 60) -> object:
+    """The director of film 2, asked of the movies-graphql mock once it is synced."""
+    version = service_version(entity_ref("movies-graphql"), "default")
+    url = f"http://127.0.0.1:{microcks_port}/graphql/movies-graphql/{version}"
+    query = {"query": 'query { film(id: "ZmlsbXM6Mg==") { director } }'}
+    deadline, seen = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        reply = client.post(url, json=query)
+        if reply.status_code == 200:
+            return reply.json()["data"]["film"]["director"]
+        seen = (reply.status_code, reply.text)
+        time.sleep(0.5)
+    return seen
+
+
+def _greeting(grpc_port: int) -> str:
+    """HelloService/greeting called on the demo's gRPC port (proto compiled as a client would)."""
+    pool = descriptor_pool.DescriptorPool()
+    proto = (REPO / "examples/catalog/greeter/hello-v1.proto").read_text()
+    for file in descriptor_pb2.FileDescriptorSet.FromString(compile_proto(proto)).file:
+        pool.Add(file)
+    package = "io.github.microcks.grpc.hello.v1."
+    request = message_factory.GetMessageClass(pool.FindMessageTypeByName(package + "HelloRequest"))
+    reply = message_factory.GetMessageClass(pool.FindMessageTypeByName(package + "HelloResponse"))
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+        call = channel.unary_unary(
+            f"/{package}HelloService/greeting",
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=reply.FromString,
+        )
+        return call(request(firstname="John", lastname="Doe"), timeout=10).greeting
+
+
 def _poll_body(client: httpx.Client, url: str, expected: object, timeout: float) -> object:
     """The last body seen; returns as soon as it equals `expected`."""
     deadline, seen = time.monotonic() + timeout, None
@@ -54,9 +92,10 @@ def _poll_body(client: httpx.Client, url: str, expected: object, timeout: float)
 def test_demo_serves_the_sample_mock_follows_an_edit_and_stops_every_process(tmp_path: Path):
     # Arrange: a working directory outside the repository, free ports.
     workdir = tmp_path / "demo"
-    ui_port, microcks_port, status_port = free_ports(3)
+    ui_port, microcks_port, status_port, grpc_port = free_ports(4)
     sample_before = (REPO / "examples/catalog" / SAMPLE_FILE).read_bytes()
     command = [sys.executable, "-m", "microcks_pipeline.cli", "demo", "--workdir", str(workdir)]
+    command += ["--grpc-port", str(grpc_port)]
     command += ["--port", str(ui_port), "--microcks-port", str(microcks_port)]
     demo = subprocess.Popen(
         [*command, "--status-port", str(status_port), "--ready-timeout", "75"],
@@ -90,6 +129,11 @@ def test_demo_serves_the_sample_mock_follows_an_edit_and_stops_every_process(tmp
             served = {m["mockId"]: m["mockUrl"] for m in petstore["mocks"] if m["served"]}
             assert mock_url.startswith(served["default"] + "/")
 
+            # Act 1b: the GraphQL and gRPC mocks of the sample catalog answer their clients.
+            assert printed["gRPC mocks"] == f"127.0.0.1:{grpc_port}"
+            assert _graphql_director(client, microcks_port) == "Irvin Kershner"
+            assert _greeting(grpc_port) == "Hello John Doe !"
+
             # Act 2: edit the example in the demo's copy of the catalog.
             _rename_pet(catalog, f"Sonic-{uuid.uuid4().hex[:8]}")
             expected = _example_body(catalog)
@@ -97,10 +141,14 @@ def test_demo_serves_the_sample_mock_follows_an_edit_and_stops_every_process(tmp
             assert seen == expected
 
             # Act 2b: the README's command for other ports, in the same work directory.
-            other_ui, other_microcks, other_status = free_ports(3)
+            other_ui, other_microcks, other_status, other_grpc = free_ports(4)
             second = subprocess.run(
-                [*command[:-4], "--port", str(other_ui), "--microcks-port", str(other_microcks)]
-                + ["--status-port", str(other_status)],
+                [
+                    *command[:-4],
+                    *("--grpc-port", str(other_grpc)),
+                    *("--port", str(other_ui), "--microcks-port", str(other_microcks)),
+                    *("--status-port", str(other_status)),
+                ],
                 cwd=tmp_path,
                 capture_output=True,
                 text=True,

@@ -208,9 +208,9 @@ def test_a_batch_run_stops_once_several_entities_met_microcks_errors(
 
     assert not result.success
     description = result.failure_data_for_node("sync_entities").user_failure_data.description
-    assert "global backoff" in description and "1 entities left" in description
+    assert "global backoff" in description and "4 entities left" in description
     untouched = [ref for ref, rows in world.store.due_entities().items() if rows[0].attempts == 0]
-    assert len(untouched) == 1  # the last entity was not sent into the outage
+    assert len(untouched) == 4  # the entities after the third were not sent into the outage
     assert world.store.global_backoff() is not None
 
 

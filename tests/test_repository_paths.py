@@ -31,7 +31,7 @@ def alt_failure(desired: EntityDesired) -> str:
 def test_microcks_yaml_accepts_a_dotdot_path_and_still_refuses_an_absolute_one() -> None:
     config = parse_config(with_alt_main("../openapi-sandbox.yaml"), "apis/pet/microcks.yaml")
     assert config.invalid == ()
-    assert config.mocks[1].openapi_path == "../openapi-sandbox.yaml"
+    assert config.mocks[1].main_path == "../openapi-sandbox.yaml"
 
     absolute = parse_config(with_alt_main("/etc/openapi.yaml"), "apis/pet/microcks.yaml")
     (invalid,) = absolute.invalid

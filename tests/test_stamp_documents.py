@@ -9,8 +9,19 @@ import pytest
 import yaml
 from artifacts_fixtures import EXAMPLES_YAML, METADATA_YAML, OPENAPI_YAML, sniff
 
+from microcks_pipeline import kinds
 from microcks_pipeline.core.errors import PermanentError
-from microcks_pipeline.core.stamp import stamp_main, stamp_secondary
+
+
+def stamp_main(content: bytes, name: str, version: str) -> bytes:
+    return kinds.stamp_main(kinds.read_main(content), name, version)
+
+
+def stamp_secondary(content: bytes, name: str, version: str) -> tuple[bytes, bool]:
+    parsed = kinds.read_secondary(content)
+    out = kinds.stamp_secondary(parsed, name, version) if parsed is not None else None
+    return (content, False) if out is None else (out, True)
+
 
 NAME = "PetStore"
 VERSION = "bk-0123456789abcdef-default"
@@ -100,7 +111,6 @@ def test_aliases_are_expanded_in_the_output() -> None:
 @pytest.mark.parametrize(
     "content",
     [
-        b"asyncapi: 2.6.0\ninfo: {title: x, version: '1'}\n",
         b"openapi: 2.0\n",
         b"swagger: '1.2'\n",
         b"- just\n- a list\n",

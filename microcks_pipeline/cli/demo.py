@@ -65,6 +65,7 @@ def demo_env(
     microcks_url: str,
     client_secret: str,
     catalog_root: Path | None = None,
+    grpc_endpoint: str | None = None,
 ) -> dict[str, str]:
     """The environment of `dagster dev`: the caller's, minus any pipeline or Dagster setting of
     its own (the demo must not sync a real catalog or Microcks), plus the demo's."""
@@ -81,6 +82,8 @@ def demo_env(
             s.SYNC_INTERVAL: str(DEMO_INTERVAL_SECONDS),
         }
     )
+    if grpc_endpoint:
+        env[s.MICROCKS_GRPC_ENDPOINT] = grpc_endpoint
     return env
 
 
@@ -157,7 +160,14 @@ def _shown(path: Path) -> str:
 
 
 def _banner(
-    paths: DemoPaths, *, copied: bool, ui_url: str, microcks: str, url: str, status: str
+    paths: DemoPaths,
+    *,
+    copied: bool,
+    ui_url: str,
+    microcks: str,
+    url: str,
+    status: str,
+    grpc: str = "",
 ) -> str:
     what = "copied from examples/catalog" if copied else "kept from the last run"
     return (
@@ -166,7 +176,8 @@ def _banner(
         f"  Dagster UI:  {ui_url}\n"
         f"  Microcks:    {microcks}  (local Microcks-compatible server, auth on)\n"
         f"  Status API:  {status}/api/v1/entities  (what Backstage's module reads)\n"
-        f"  mock URL:    {url}\n"
+        + (f"  gRPC mocks:  {grpc}\n" if grpc else "")
+        + f"  mock URL:    {url}\n"
         f"  try:         curl {url}\n"
         f"  Dagster log: {_shown(paths.log)}\n"
         "  walkthrough: README.md, section Demo walkthrough\n"
@@ -186,7 +197,10 @@ def _until_stopped(
     from microcks_pipeline.localserver import ServerConfig, running_server
 
     secret = secrets.token_urlsafe(24)  # lives only in this process and dagster dev's env
-    config = ServerConfig(auth_enabled=True, clients={CLIENT_ID: (secret, CLIENT_ROLES)})
+    grpc_port = getattr(args, "grpc_port", None)
+    config = ServerConfig(
+        auth_enabled=True, clients={CLIENT_ID: (secret, CLIENT_ROLES)}, grpc_port=grpc_port
+    )
     try:
         server = stack.enter_context(running_server(config, host=HOST, port=args.microcks_port))
     except RuntimeError:  # taken since the port check
@@ -194,7 +208,14 @@ def _until_stopped(
             f"port {args.microcks_port} on {HOST} is busy; choose another with --microcks-port N"
         ) from None
     status = _start_status(args, paths, stack)
-    env = demo_env(os.environ, paths=paths, microcks_url=server.base_url, client_secret=secret)
+    grpc = f"{HOST}:{server.grpc_port}" if server.grpc_port else ""
+    env = demo_env(
+        os.environ,
+        paths=paths,
+        microcks_url=server.base_url,
+        client_secret=secret,
+        grpc_endpoint=grpc or None,
+    )
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(WORKSPACE)]
     # dagster dev inherits the lock: the folder stays taken while it runs, even if we die.
     dagster = start_group(
@@ -211,7 +232,13 @@ def _until_stopped(
     url = sample_mock_url(server.base_url)
     ui_url = f"http://{HOST}:{args.port}"
     banner = _banner(
-        paths, copied=copied, ui_url=ui_url, microcks=server.base_url, url=url, status=status
+        paths,
+        copied=copied,
+        ui_url=ui_url,
+        microcks=server.base_url,
+        url=url,
+        status=status,
+        grpc=grpc,
     )
     print(banner)
     sys.stdout.flush()
@@ -256,14 +283,14 @@ def run(args: argparse.Namespace) -> int:
     could not start (busy port, unusable work directory)."""
     paths = DemoPaths(Path(args.workdir).resolve())
     try:
-        check_ports_free(
-            HOST,
-            {
-                "--port": args.port,
-                "--microcks-port": args.microcks_port,
-                "--status-port": args.status_port,
-            },
-        )
+        ports = {
+            "--port": args.port,
+            "--microcks-port": args.microcks_port,
+            "--status-port": args.status_port,
+        }
+        if getattr(args, "grpc_port", None):
+            ports["--grpc-port"] = args.grpc_port
+        check_ports_free(HOST, ports)
         lock = lock_workdir(paths)
     except (DemoError, OSError) as exc:
         return _refused(exc, f"cannot use {paths.workdir}")
@@ -317,6 +344,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--microcks-port", type=int, default=8585, help="local Microcks port (default 8585)"
     )
     p.add_argument("--status-port", type=int, default=8090, help="status API port (default 8090)")
+    p.add_argument(
+        "--grpc-port", type=int, default=9595, help="local Microcks' gRPC mocks port (default 9595)"
+    )
     p.add_argument("--workdir", default=".demo", help="work directory (default .demo)")
     p.add_argument(
         "--reset", action="store_true", help="start over from a fresh copy of the sample catalog"

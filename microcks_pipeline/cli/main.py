@@ -117,8 +117,10 @@ def _config_files(path: Path) -> Iterator[Path]:
 
 VALIDATE_EPILOG = f"""\
 Checks each file's fields against the JSON Schema, the files it names (they must exist inside
-the repository and be what they claim: OpenAPI/Swagger for openapi.path, APIExamples or
-APIMetadata for artifacts of kind examples or metadata) and its URLs (https only unless
+the repository and be what they claim: a main artifact Microcks imports and detects as such
+for main.path or openapi.path (OpenAPI, Swagger, AsyncAPI, GraphQL, gRPC proto3, Postman,
+SoapUI, HAR), APIExamples (or Postman, HAR) or APIMetadata for artifacts of kind examples or
+metadata) and its URLs (https only unless
 MICROCKS_PIPELINE_ALLOW_HTTP; hosts from MICROCKS_PIPELINE_ALLOWED_HOSTS when it is set).
 Exit codes: {EXIT_OK} every file valid, {EXIT_INVALID} a file invalid, {EXIT_USAGE} a path missing,
 no {CONFIG_FILE_NAME} found, or a bad command line."""

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from microcks_pipeline.core.errors import CatalogUnavailable, PipelineError
-from microcks_pipeline.core.identity import entity_hash
+from microcks_pipeline.core.identity import ENTITY_LABEL, entity_hash
 from microcks_pipeline.sources.catalog.entity import CatalogSnapshot
 from microcks_pipeline.store import StatusStore, StoreNotMigrated
 from microcks_pipeline.store.engine import resolve_url
@@ -60,6 +60,7 @@ def _report(*, live: bool) -> DryRun:
         with resources.microcks.client() as client:
             services = {
                 ref: client.services_of_entity(name, entity_hash(ref))
+                + client.search_labelled(ENTITY_LABEL, ref)  # named by their proto (gRPC)
                 for ref, name in _entity_names(snapshot, rows).items()
             }
         return dry_run(snapshot, desired, rows, services=services)

@@ -60,13 +60,14 @@ class ArtifactRef:
 class MockSpec:
     mock_id: str
     include_in_swagger: bool
-    openapi_path: str | None  # None: the entity's spec.definition is the main artifact
+    main_path: str | None  # `main.path` or `openapi.path`; None: the entity's spec.definition
     artifacts: tuple[ArtifactRef, ...]  # in file order, which is the upload order
     # This mock's own entry as JSON-able data; it goes into the fingerprint. Do not mutate.
     entry: Mapping[str, Any] = field(hash=False)
     line: int | None = None
     field_name: str | None = field(default=None, compare=False)  # spec.mocks[i]
-    openapi_line: int | None = field(default=None, compare=False)  # line of `openapi.path`
+    main_line: int | None = field(default=None, compare=False)  # line of `main.path`
+    main_field: str | None = field(default=None, compare=False)  # spec.mocks[i].main.path
 
 
 @dataclass(frozen=True)
@@ -303,16 +304,18 @@ class _Document:
             )
             for j, a in enumerate(entry.get("artifacts", ()))
         )
-        openapi = entry.get("openapi")
+        key = "main" if entry.get("main") is not None else "openapi"
+        main = entry.get(key)
         return MockSpec(
             mock_id=entry["mockId"],
             include_in_swagger=entry.get("includeInSwagger", True),
-            openapi_path=openapi["path"] if openapi is not None else None,
+            main_path=main["path"] if main is not None else None,
             artifacts=artifacts,
             entry=_jsonable(entry),
             line=self.line(at),
             field_name=_field(at),
-            openapi_line=self.line((*at, "openapi", "path")) if openapi is not None else None,
+            main_line=self.line((*at, key, "path")) if main is not None else None,
+            main_field=_field((*at, key, "path")) if main is not None else None,
         )
 
 

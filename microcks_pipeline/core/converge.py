@@ -21,24 +21,16 @@ observation (the reconcile's verify and the drift audit use the same comparison)
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import yaml
 
-from microcks_pipeline.core.desired import Artifact, DesiredMock
-from microcks_pipeline.core.errors import ConfigError
+from microcks_pipeline.core.desired import DesiredMock, Dispatch
+from microcks_pipeline.core.desired import Purpose as Kind
+from microcks_pipeline.core.identity import ENTITY_LABEL, OWNER_LABEL
 from microcks_pipeline.core.observed import ObservedService
-from microcks_pipeline.core.stamp import parse_document
-
-Kind = Literal["main", "examples", "metadata", "other"]
-Dispatch = tuple[str | None, str | None]  # (dispatcher, dispatcherRules)
-
-_VERBS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-_SECONDARY_KINDS: dict[str, Kind] = {"APIExamples": "examples", "APIMetadata": "metadata"}
-
 
 # ---- values ---------------------------------------------------------------------------------
 
@@ -52,6 +44,7 @@ class Expected:
     dispatchers: Mapping[str, Dispatch] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    service_type: str | None = None  # what the main's kind makes Microcks store; None: unknown
 
 
 @dataclass(frozen=True)
@@ -67,16 +60,20 @@ class AppliedRecord:
 
     artifacts: tuple[AppliedArtifact, ...]
     expected: Expected
+    # The service is ours by label, not by version (gRPC): finding it takes a label search.
+    labelled: bool = False
 
     def to_json(self) -> dict[str, Any]:
         e = self.expected
         return {
+            "labelled": self.labelled,
             "artifacts": [[a.name, a.sha256, a.kind] for a in self.artifacts],
             "allowed_sources": sorted(e.allowed_sources),
             "required_sources": sorted(e.required_sources),
             "dispatchers": {op: list(d) for op, d in sorted(e.dispatchers.items())},
             "labels": dict(e.labels),
             "annotations": dict(e.annotations),
+            "service_type": e.service_type,
         }
 
     @classmethod
@@ -90,10 +87,11 @@ class AppliedRecord:
                 dispatchers={op: (d[0], d[1]) for op, d in value["dispatchers"].items()},
                 labels=dict(value["labels"]),
                 annotations=dict(value["annotations"]),
+                service_type=value.get("service_type"),
             )
         except (KeyError, TypeError, ValueError, IndexError, AttributeError):
             return None
-        return cls(artifacts, expected)
+        return cls(artifacts, expected, value.get("labelled") is True)
 
 
 @dataclass(frozen=True)
@@ -132,58 +130,32 @@ class MockState:
 # ---- desired state --------------------------------------------------------------------------
 
 
-def _doc(content: bytes) -> dict[str, Any]:
-    try:
-        parsed = parse_document(content)
-    except ConfigError:
-        return {}
-    return parsed.data if parsed is not None else {}
-
-
-def secondary_kind(artifact: Artifact) -> Kind:
-    kind = _doc(artifact.content).get("kind")
-    return _SECONDARY_KINDS.get(kind, "other") if isinstance(kind, str) else "other"
-
-
-def _texts(value: Any) -> dict[str, str]:
-    return {str(k): _as_text(v) for k, v in value.items()} if isinstance(value, dict) else {}
-
-
-def _as_text(value: Any) -> str:
-    # Jackson's asText(): booleans lower-case, null "null", containers "" (not used for maps).
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    return "" if isinstance(value, (dict, list)) else str(value)
-
-
 def mock_state(mock: DesiredMock) -> MockState:
-    """The uploads of `mock` in the order of the rule, and the record they should leave."""
-    main_doc = _doc(mock.main.content)
-    secondaries = [(a, secondary_kind(a)) for a in mock.secondaries]
+    """The uploads of `mock` in the order of the rule, and the record they should leave. What
+    each upload yields comes from its facts (computed by its kind), whatever the kind."""
+    secondaries = [(a, a.facts.purpose) for a in mock.secondaries]
     ordered = [(a, k) for a, k in secondaries if k == "metadata"]
     ordered += [(a, k) for a, k in secondaries if k != "metadata"]
     uploads = (Upload(mock.main.upload_name, mock.main.content, True, "main"),) + tuple(
         Upload(a.upload_name, a.content, False, k) for a, k in ordered
     )
-    dispatchers = main_dispatchers(main_doc)
-    x_microcks = (main_doc.get("info") or {}).get("x-microcks")
-    labels = _texts((x_microcks or {}).get("labels")) if isinstance(x_microcks, dict) else {}
-    annotations = _texts(x_microcks.get("annotations")) if isinstance(x_microcks, dict) else {}
+    main = mock.main.facts
+    dispatchers: dict[str, Dispatch] = dict(main.dispatchers or {})
+    labels = dict(main.labels or {})
+    annotations = dict(main.annotations or {})
     required: set[str] = set()
     for artifact, kind in ordered:
-        doc = _doc(artifact.content)
-        operations = doc.get("operations") if isinstance(doc.get("operations"), dict) else {}
+        facts = artifact.facts
         if kind == "metadata":
-            metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-            labels, annotations = (
-                _texts(metadata.get("labels")),
-                _texts(metadata.get("annotations")),
-            )
-            _apply_metadata_operations(dispatchers, operations)
-        elif kind == "examples" and _has_examples(operations, dispatchers):
+            labels, annotations = dict(facts.labels or {}), dict(facts.annotations or {})
+            _apply_metadata_operations(dispatchers, facts.operation_overrides)
+        elif kind == "examples" and _has_examples(facts.example_operations, main.dispatchers):
             required.add(artifact.upload_name)
+    sets_labels = main.labels is not None or any(k == "metadata" for _, k in secondaries)
+    if mock.labelled_owner:
+        # Microcks' name and version are not ours (gRPC): the owner label says the service is.
+        labels[OWNER_LABEL] = mock.owner_version
+        labels[ENTITY_LABEL] = mock.entity_ref
     record = AppliedRecord(
         artifacts=(AppliedArtifact(mock.main.upload_name, mock.main.sha256, "main"),)
         + tuple(AppliedArtifact(a.upload_name, a.sha256, k) for a, k in secondaries),
@@ -193,127 +165,28 @@ def mock_state(mock: DesiredMock) -> MockState:
             dispatchers=dispatchers,
             labels=labels,
             annotations=annotations,
+            service_type=main.service_type,
         ),
+        labelled=mock.labelled_owner,
     )
-    sets_labels = isinstance(x_microcks, dict) or any(k == "metadata" for _, k in secondaries)
     return MockState(mock, uploads, record, sets_labels)
 
 
-def _apply_metadata_operations(dispatchers: dict[str, Dispatch], operations: Mapping) -> None:
+def _apply_metadata_operations(
+    dispatchers: dict[str, Dispatch], operations: Mapping[str, Mapping[str, str]]
+) -> None:
     """A secondary APIMetadata sets the dispatcher and rules it names, on existing operations."""
     for name, props in operations.items():
-        if name not in dispatchers or not isinstance(props, dict):
+        if name not in dispatchers:
             continue
         dispatcher, rules = dispatchers[name]
-        if "dispatcher" in props:
-            dispatcher = _as_text(props["dispatcher"])
-        if "dispatcherRules" in props:
-            rules = _as_text(props["dispatcherRules"])
-        dispatchers[name] = (dispatcher, rules)
+        dispatchers[name] = (props.get("dispatcher", dispatcher), props.get("rules", rules))
 
 
-def _has_examples(operations: Mapping, known: Mapping[str, Dispatch]) -> bool:
-    """Whether an APIExamples document yields an example (request and response) for an
-    operation the service has (Microcks ignores the others)."""
-    return any(
-        isinstance(examples, dict)
-        and any(
-            isinstance(e, dict) and "request" in e and "response" in e for e in examples.values()
-        )
-        for name, examples in operations.items()
-        if name in known
-    )
-
-
-# ---- Microcks' dispatchers of a main artifact (OpenAPIImporter.extractOperations) --------------
-
-
-def main_dispatchers(doc: Mapping[str, Any]) -> dict[str, Dispatch]:
-    """Dispatcher and rules per operation as a main upload sets them: `x-microcks-operation`,
-    else Microcks' default from the path parts and query parameters."""
-    result: dict[str, Dispatch] = {}
-    paths = doc.get("paths") if isinstance(doc.get("paths"), dict) else {}
-    for path_name, path_item in paths.items():
-        path_item = _follow(doc, path_item)
-        for verb, operation in path_item.items() if isinstance(path_item, dict) else ():
-            if verb not in _VERBS:
-                continue
-            operation = operation if isinstance(operation, dict) else {}
-            extension = operation.get("x-microcks-operation")
-            extension = extension if isinstance(extension, dict) else {}
-            dispatcher = _as_text(extension["dispatcher"]) if "dispatcher" in extension else None
-            rules = (
-                _as_text(extension["dispatcherRules"]) if "dispatcherRules" in extension else None
-            )
-            if dispatcher is None:
-                dispatcher, rules = _default_dispatch(doc, operation, str(path_name), rules)
-            result[f"{verb.upper()} {str(path_name).strip()}"] = (dispatcher, rules)
-    return result
-
-
-def _follow(doc: Mapping[str, Any], node: Any) -> Any:
-    """A local `$ref` followed once (Microcks' followRefIfAny); anything else as it is."""
-    if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
-        return node
-    ref = node["$ref"]
-    if not ref.startswith("#/"):
-        return {}
-    target: Any = doc
-    for token in ref[2:].split("/"):
-        token = token.replace("~1", "/").replace("~0", "~")
-        target = target.get(token) if isinstance(target, dict) else None
-    return target if target is not None else {}
-
-
-def _default_dispatch(
-    doc: Mapping[str, Any], operation: Mapping[str, Any], path_name: str, rules: str | None
-) -> Dispatch:
-    parameters = [_follow(doc, p) for p in operation.get("parameters") or ()]
-    parameters = [p for p in parameters if isinstance(p, dict)]
-    has_query = any(_as_text(p.get("in")) == "query" for p in parameters)
-    has_parts = "/:" in path_name or "/{" in path_name
-    if has_query and has_parts:
-        return "URI_ELEMENTS", _uri_parts(path_name) + " ?? " + _query_rules(doc, parameters)
-    if has_query:
-        return "URI_PARAMS", _query_rules(doc, parameters)
-    if has_parts:
-        return "URI_PARTS", _uri_parts(path_name)
-    return None, rules
-
-
-def _query_rules(doc: Mapping[str, Any], parameters: Sequence[Mapping[str, Any]]) -> str:
-    """extractOperationParams: every non-path parameter, an object schema by its properties."""
-    names: list[str] = []
-    for parameter in parameters:
-        if _as_text(parameter.get("in")) == "path":
-            continue
-        schema = _follow(doc, parameter.get("schema"))
-        schema = schema if isinstance(schema, dict) else {}
-        if _as_text(schema.get("type")) == "object":
-            properties = schema.get("properties")
-            names.append(" && ".join(properties) if isinstance(properties, dict) else "")
-        else:
-            names.append(_as_text(parameter.get("name")) if "name" in parameter else "")
-    return " && ".join(names)
-
-
-def _uri_parts(pattern: str) -> str:
-    """DispatchCriteriaHelper.extractPartsFromURIPattern: the variable parts joined by ' && '."""
-    pattern = pattern.split("?", 1)[0]
-    if "{{" in pattern and "}}" in pattern:
-        pattern = pattern.replace("{{", "").replace("}}", "")
-    pattern = pattern.replace("$", "")
-    if "/{" in pattern:
-        parts_pattern = re.sub(r"(\{[^\}]+\})", lambda _: r"\{(.+)\}", pattern)
-    elif "/:" in pattern:
-        parts_pattern = re.sub(r"(/:[^:^/]+)", lambda _: "/:(.+)", pattern)
-    else:
-        return ""
-    try:
-        match = re.fullmatch(parts_pattern, pattern)
-    except re.error:
-        return ""
-    return " && ".join(match.groups()) if match else ""
+def _has_examples(operations: frozenset[str], known: Mapping[str, Dispatch] | None) -> bool:
+    """Whether an examples document yields an example for an operation the service has
+    (Microcks ignores the others); any operation counts when the main's are not known."""
+    return bool(operations & set(known)) if known is not None else bool(operations)
 
 
 # ---- plans ----------------------------------------------------------------------------------
@@ -344,13 +217,28 @@ def first_pass(state: MockState, applied: AppliedRecord | None) -> tuple[Action,
     """What to do before anything is read: every upload in order, tombstones for upload names
     last applied but no longer desired, and labels cleared that only a removed artifact set."""
     actions: list[Action] = list(state.uploads)
+    if state.mock.labelled_owner:
+        # Mark the service ours right after the main upload may have created it (a run dying
+        # later leaves it marked), and last when an APIMetadata replaced the labels. A service
+        # verified labelled before keeps its labels (a proto and examples carry none); the
+        # verify step repairs them if someone took them away.
+        expected = state.record.expected
+        mark = PutMetadata(dict(expected.labels), dict(expected.annotations))
+        if applied is None or not applied.labelled:
+            actions.insert(1, mark)
+        if any(u.purpose == "metadata" for u in state.uploads):
+            actions.append(mark)
     if applied is not None:
         desired = {u.name for u in state.uploads}
         stale = [a.name for a in applied.artifacts if a.kind != "metadata"]
         stale += applied.expected.allowed_sources
         actions += _tombstones(state, (n for n in stale if n not in desired))
         last = applied.expected
-        if not state.sets_labels and (last.labels or last.annotations):
+        if (
+            not state.sets_labels
+            and not state.mock.labelled_owner
+            and (last.labels or last.annotations)
+        ):
             actions.append(PutMetadata({}, {}))
     return tuple(actions)
 
@@ -382,6 +270,9 @@ def repair_pass(state: MockState, observed: ObservedService) -> tuple[Action, ..
 def differences(expected: Expected, observed: ObservedService) -> list[str]:
     """Every way the observed service differs from what it must show; empty when it matches."""
     found: list[str] = []
+    seen_type = observed.service_type
+    if expected.service_type and seen_type and seen_type != expected.service_type:
+        found.append(f"service type {observed.service_type}, desired {expected.service_type}")
     foreign = observed.sources - expected.allowed_sources
     if foreign:
         found.append(f"examples from files not desired: {', '.join(sorted(foreign))}")

@@ -15,17 +15,38 @@ from typing import Any, Literal
 
 STAMP_FORMAT_VERSION = 1  # bump when stamping output changes, so every mock is re-uploaded
 
+Dispatch = tuple[str | None, str | None]  # (dispatcher, dispatcherRules) of one operation
+Purpose = Literal["main", "examples", "metadata", "other"]
+
+
+@dataclass(frozen=True)
+class ArtifactFacts:
+    """What uploading one artifact makes Microcks hold, as its kind's importer computes it
+    (kinds/ computes these; the converge plan only reads them, whatever the kind)."""
+
+    kind: str = "other"  # the detected kind's name (kinds.Kind.name)
+    purpose: Purpose = "other"
+    service_type: str | None = None  # what a main upload stores: REST, EVENT, GRPC, ...
+    # Per operation, the dispatcher a main upload sets; None when the kind's is not known.
+    dispatchers: Mapping[str, Dispatch] | None = None
+    # Per operation, what an APIMetadata sets (only the keys it names: "dispatcher", "rules").
+    operation_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    labels: Mapping[str, str] | None = None  # None: the upload leaves labels as they are
+    annotations: Mapping[str, str] | None = None
+    example_operations: frozenset[str] = frozenset()  # operations it gives an example
+
 
 @dataclass(frozen=True)
 class Artifact:
     """One file to upload, read entirely into memory."""
 
     role: Literal["main", "secondary"]
-    kind: str  # "openapi" for the main artifact; the microcks.yaml `kind` label for secondaries
+    kind: str  # "main" for the main artifact; the microcks.yaml `kind` label for secondaries
     location: str  # resolved location: repo-relative path (file) or absolute URL
     upload_name: str  # stable per artifact: Microcks keys examples by uploaded file name
     content: bytes
     sha256: str
+    facts: ArtifactFacts = field(default_factory=ArtifactFacts, compare=False)
 
 
 @dataclass(frozen=True)
@@ -41,6 +62,19 @@ class DesiredMock:
     secondaries: tuple[Artifact, ...]
     fingerprint: str
     warnings: tuple[str, ...] = field(default=())
+    # The mock's own version (<entity hash>-<mockId>) when Microcks' identity cannot carry it
+    # (gRPC: name and version come from the proto); it then marks the service as ours by label.
+    owner: str | None = None
+
+    @property
+    def owner_version(self) -> str:
+        """The bk-<hash>-<mockId> this mock answers to, whatever Microcks calls its service."""
+        return self.owner or self.version
+
+    @property
+    def labelled_owner(self) -> bool:
+        """Whether ownership lives in a label (the identity is not ours to stamp)."""
+        return self.owner is not None and self.owner != self.version
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
+from typing import Any
 
 ANNOTATION = "bcgov/microcks-config-ref"
 MOCK_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -48,3 +50,27 @@ def owned_by_entity(version: str, ref_hash: str) -> bool:
 
 def owned_by_mock(version: str, ref: str, mock_id: str) -> bool:
     return version == service_version(ref, mock_id)
+
+
+# Labels marking a Microcks service as one mock's when its name and version cannot say so
+# (gRPC: Microcks names it from the proto). OWNER_LABEL's value is the mock's
+# `<entity hash>-<mockId>`; ENTITY_LABEL's the entity ref, to find an entity's services in one
+# search and to name the other owner in a conflict.
+OWNER_LABEL = "microcks-pipeline/owner"
+ENTITY_LABEL = "microcks-pipeline/entity"
+
+
+def labels_of(service: Mapping[str, Any]) -> dict[str, str]:
+    metadata = service.get("metadata")
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+
+
+def owner_of_service(service: Mapping[str, Any]) -> str | None:
+    """The `<entity hash>-<mockId>` a Microcks service belongs to: its version when that is one
+    of ours, else its owner label when that is; None for a service that is not ours."""
+    version = service.get("version")
+    if isinstance(version, str) and mock_id_of_version(version) is not None:
+        return version
+    owner = labels_of(service).get(OWNER_LABEL)
+    return owner if owner is not None and mock_id_of_version(owner) is not None else None

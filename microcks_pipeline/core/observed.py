@@ -31,6 +31,7 @@ class ObservedService:
     operations: Mapping[str, ObservedOperation] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    service_type: str | None = None  # REST, SOAP_HTTP, GRAPHQL, GRPC, EVENT, ...
 
 
 def _text_map(value: Any) -> dict[str, str]:
@@ -58,7 +59,7 @@ def _sources(messages: Any) -> frozenset[str]:
     found: set[str] = set()
     for pairs in messages.values() if isinstance(messages, dict) else ():
         for pair in pairs if isinstance(pairs, list) else ():
-            for part in ("request", "response"):
+            for part in ("request", "response", "eventMessage"):
                 node = pair.get(part) if isinstance(pair, dict) else None
                 source = node.get("sourceArtifact") if isinstance(node, dict) else None
                 if isinstance(source, str):
@@ -81,4 +82,5 @@ def parse_service_view(view: Mapping[str, Any]) -> ObservedService:
         operations={str(op.get("name")): _operation(op) for op in operations},
         labels=_text_map(metadata.get("labels")),
         annotations=_text_map(metadata.get("annotations")),
+        service_type=_optional_text(service.get("type")),
     )

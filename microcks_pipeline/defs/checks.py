@@ -1,4 +1,5 @@
-"""Asset check: every mock of the entity answers one of its own examples."""
+"""Asset check: every mock of the entity answers one of its own examples, asked as a client of
+its type would (HTTP for REST, SOAP and GraphQL, a gRPC unary call, a WebSocket subscription)."""
 
 import dagster as dg
 import httpx
@@ -7,7 +8,7 @@ from microcks_pipeline.core.errors import PipelineError
 from microcks_pipeline.defs.assets import MICROCKS_POOL
 from microcks_pipeline.defs.partitions import entity_partitions, entity_ref_of
 from microcks_pipeline.defs.resources import MicrocksResource, StatusStoreResource
-from microcks_pipeline.sync.probe import mock_root, probe
+from microcks_pipeline.sync.probe import probe_service
 
 
 @dg.asset_check(
@@ -47,8 +48,7 @@ def mocks_answer_examples(
                     outcome = f"service {row.microcks_service_id} is missing in Microcks"
                     ok = False
                 else:
-                    base = mock_root(client, view, row.microcks_version_id)
-                    answer = probe(view, base, http)
+                    answer = probe_service(client, view, http, microcks.timeout)
                     ok, outcome = answer.ok, answer.detail
                 results[row.mock_id] = outcome
                 if not ok:

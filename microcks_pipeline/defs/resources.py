@@ -148,6 +148,14 @@ class MicrocksResource(dg.ConfigurableResource):
     client_secret: str = Field(default="", description="Client secret (use an EnvVar)")
     token_url: str = Field(default="", description="Token endpoint, if not the advertised one")
     timeout: float = Field(default=30.0, description="Seconds per Microcks request")
+    grpc_endpoint: str = Field(
+        default="", description="host:port of gRPC mocks; default as Microcks' UI derives it"
+    )
+    ws_endpoint: str = Field(
+        default="",
+        description="host:port of WebSocket event mocks; default the endpoint-WS Microcks "
+        "advertises in /api/features/config",
+    )
 
     @property
     def not_configured_reason(self) -> str | None:
@@ -196,7 +204,13 @@ class MicrocksResource(dg.ConfigurableResource):
             known_token_url=store.known_token_endpoint(base) if store else None,
             on_discovered=(lambda url: store.remember_token_endpoint(base, url)) if store else None,
         )
-        with MicrocksClient(self.base_url, token_provider=tokens, timeout=self.timeout) as client:
+        with MicrocksClient(
+            self.base_url,
+            token_provider=tokens,
+            timeout=self.timeout,
+            grpc_endpoint=self.grpc_endpoint.strip() or None,
+            ws_endpoint=self.ws_endpoint.strip() or None,
+        ) as client:
             yield client
 
 
@@ -251,6 +265,8 @@ def resources_from_env(env: Mapping[str, str] | None = None) -> dict[str, dg.Con
         client_secret=_value(env, s.MICROCKS_CLIENT_SECRET),
         token_url=_value(env, s.MICROCKS_TOKEN_URL),
         timeout=s.env_float(env, s.MICROCKS_TIMEOUT, 30.0),
+        grpc_endpoint=_value(env, s.MICROCKS_GRPC_ENDPOINT),
+        ws_endpoint=_value(env, s.MICROCKS_WS_ENDPOINT),
     )
     status_store = StatusStoreResource(db_url=_value(env, s.DB_URL))
     return {"catalog": catalog, "microcks": microcks, "status_store": status_store}

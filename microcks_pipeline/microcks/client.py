@@ -15,12 +15,13 @@ import re
 import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
-from microcks_pipeline.core.errors import AuthError, PermanentError
+from microcks_pipeline.core.errors import AuthError, PermanentError, TransientError
 from microcks_pipeline.core.identity import owned_by_entity
+from microcks_pipeline.kinds.base import Endpoints
 from microcks_pipeline.microcks.errors import (
     MicrocksBusy,
     MicrocksNoService,
@@ -38,6 +39,26 @@ from microcks_pipeline.microcks.token import (
 )
 
 _UPLOAD_CONTENT_TYPE = "application/octet-stream"  # Microcks sniffs the type from the content
+DEFAULT_WS_ENDPOINT_PORT = 8081  # features.feature.async-api.endpoint-WS=localhost:8081
+DEFAULT_GRPC_PORT = 9090  # grpc.server.port
+
+
+def default_grpc_endpoint(base_url: str) -> str:
+    """service-detail.page.ts#formatMockUrl: localhost:8080 -> localhost:9090, any other host
+    gets `-grpc` after its first label (host:port, the scheme's port when none is written)."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or "localhost"
+    if host == "localhost" and parts.port == 8080:
+        return f"localhost:{DEFAULT_GRPC_PORT}"
+    first, dot, rest = host.partition(".")
+    first, dash, tail = first.partition("-")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{first}-grpc{dash}{tail}{dot}{rest}:{port}"
+
+
+def default_ws_endpoint(base_url: str) -> str:
+    """Microcks' shipped default endpoint-WS, on the host Microcks is reached at."""
+    return f"{urlsplit(base_url).hostname or 'localhost'}:{DEFAULT_WS_ENDPOINT_PORT}"
 
 
 class MicrocksClient:
@@ -50,8 +71,12 @@ class MicrocksClient:
         token_provider: TokenProvider | None = None,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        grpc_endpoint: str | None = None,
+        ws_endpoint: str | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url)
+        self._grpc_endpoint = grpc_endpoint or None
+        self._ws_endpoint = ws_endpoint or None
         self._tokens = token_provider
         self._http = httpx.Client(
             timeout=timeout,
@@ -155,6 +180,14 @@ class MicrocksClient:
         self._expect(response, (200,), "service search")
         return _json_list(response, "service search")
 
+    def search_labelled(self, key: str, value: str) -> list[dict[str, Any]]:
+        """Services whose label `key` is exactly `value` (ServiceController.searchServices)."""
+        response = self._request(
+            "GET", "/api/services/search", params={f"labels.{key}": value}, what="service search"
+        )
+        self._expect(response, (200,), "service search")
+        return _json_list(response, "service search")
+
     def services_of_entity(self, entity_name: str, ref_hash: str) -> list[dict[str, Any]]:
         """The entity's services in one call: exact name (any case), version owned by the hash."""
         found = self.search(f"^{re.escape(entity_name)}$")
@@ -192,6 +225,46 @@ class MicrocksClient:
             if len(batch) < page_size:
                 return
             page += 1
+
+    def endpoints(self, *, ws: bool = False) -> Endpoints:
+        """Where Microcks serves its mocks. gRPC: the setting, else as Microcks' UI derives it
+        from its own URL. WebSocket (asked for with `ws`): the setting, else the `endpoint-WS`
+        Microcks advertises in /api/features/config (read once), else its default."""
+        if ws and self._ws_endpoint is None:
+            self._ws_endpoint = self._advertised_ws() or default_ws_endpoint(self.base_url)
+        return Endpoints(
+            http=self.base_url,
+            grpc=self._grpc_endpoint or default_grpc_endpoint(self.base_url),
+            ws=self._ws_endpoint or "",
+        )
+
+    def _advertised_ws(self) -> str | None:
+        try:
+            response = self._request("GET", "/api/features/config", what="features config")
+        except (TransientError, MicrocksUnreachable):
+            return None
+        if response.status_code != 200:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        feature = body.get("async-api") if isinstance(body, dict) else None
+        value = feature.get("endpoint-WS") if isinstance(feature, dict) else None
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    def service_resources(self, service_id: str) -> list[dict[str, Any]] | None:
+        """The resources Microcks keeps for a service (schemas, gRPC descriptor), or None."""
+        response = self._request(
+            "GET", f"/api/resources/service/{quote(service_id, safe='')}", what="resources"
+        )
+        if response.status_code != 200:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        return [r for r in body if isinstance(r, dict)] if isinstance(body, list) else None
 
     def mock_url(self, name: str, version: str) -> str:
         """Where Microcks serves the REST mock of `name:version` (spaces as %20)."""

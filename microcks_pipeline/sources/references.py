@@ -3,9 +3,10 @@
 `validate` uses this so a pre-commit hook or CI catches what the sync would refuse: every path
 goes through the sync's `ArtifactReader` (inside the repository, no symlink out, a regular file
 under the size cap) and every URL through its URL policy (`check_url`), without fetching it.
-A file must also be what its entry claims: `openapi.path` an OpenAPI 3 or Swagger 2 document,
-an artifact of kind `examples` an APIExamples document, of kind `metadata` an APIMetadata one
-(other kinds are free labels, uploaded as they are).
+A file must also be what its entry claims: `main.path` (or `openapi.path`) a main artifact of a
+kind Microcks imports and detects as such (kinds/), an artifact of kind `examples` an
+APIExamples document (or a Postman collection or HAR archive), of kind `metadata` an APIMetadata
+one (other kinds are free labels).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from microcks_pipeline.core.config import MicrocksConfig
+from microcks_pipeline.core.documents import parse_document
 from microcks_pipeline.core.errors import ConfigError, PipelineError
-from microcks_pipeline.core.stamp import parse_document, parse_main, secondary_kind
+from microcks_pipeline.kinds import read_main, read_secondary
 from microcks_pipeline.sources.artifacts import ArtifactReader
 from microcks_pipeline.sources.catalog.entity import EntityLocation
 from microcks_pipeline.sources.urls import check_url
@@ -59,10 +61,8 @@ def reference_problems(
     problems: list[ConfigError] = []
     for mock in config.mocks:
         refs: list[tuple[str, str | None, int | None, str | None]] = []
-        if mock.openapi_path is not None:
-            refs.append(
-                (mock.openapi_path, None, mock.openapi_line, f"{mock.field_name}.openapi.path")
-            )
+        if mock.main_path is not None:
+            refs.append((mock.main_path, None, mock.main_line, mock.main_field))
         refs.extend((a.path, a.kind, a.line, a.field_name) for a in mock.artifacts)
         for ref, kind, line, field_name in refs:
             if _URL.match(ref.strip()):
@@ -96,7 +96,7 @@ def _file_problem(
         return str(exc)
     if kind is None:
         try:
-            parse_main(content)
+            read_main(content)
         except ConfigError as exc:
             return f"{source.location}: {exc}"
         return None
@@ -105,11 +105,14 @@ def _file_problem(
         return None
     try:
         doc = parse_document(content)
-    except ConfigError as exc:
-        return f"{source.location}: {exc}"
-    found = secondary_kind(doc)
-    if found == claimed:
-        return None
+    except ConfigError:
+        doc = None
+    parsed = read_secondary(content)
+    purpose = "examples" if claimed == "APIExamples" else "metadata"
+    if parsed is not None and parsed.kind.purpose == purpose:
+        return None  # Postman collections and HAR archives carry examples too
+    found = doc.data.get("kind") if doc is not None else None
+    found = found if found in CLAIMED_KINDS.values() else None
     if found is None:
         other = doc.data.get("kind") if doc is not None else None
         found = f"kind {other!r}" if isinstance(other, str) else "a document without that kind"

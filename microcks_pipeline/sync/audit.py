@@ -2,7 +2,9 @@
 
 It re-queues our mocks whose service was deleted, re-created or changed behind our back, and
 deletes orphans: services whose entity hash the status table knows but whose mock it no longer
-wants. Services of unknown hashes are never touched, nor read: they belong to someone else.
+wants. A service is ours by its version, or (gRPC, which Microcks names from the proto) by its
+owner label. Services of unknown hashes or without either are never touched, nor read: they
+belong to someone else.
 
 "Changed" is judged on content, never on `metadata.lastUpdate` (Microcks refreshes it only on a
 main upload and a metadata PUT, not on a secondary upload or an operation override): each
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from microcks_pipeline.core.converge import AppliedRecord, differences
-from microcks_pipeline.core.identity import mock_id_of_version
+from microcks_pipeline.core.identity import owner_of_service
 from microcks_pipeline.core.model import Event, StatusRow
 from microcks_pipeline.core.observed import parse_service_view
 from microcks_pipeline.microcks import MicrocksClient
@@ -39,7 +41,7 @@ def _drift(client: MicrocksClient, row: StatusRow, service: dict | None) -> str 
     record = AppliedRecord.from_json(row.applied_artifacts)
     if record is None:
         return "nothing recorded as applied"  # rows completed before the record existed
-    view = client.read_service(str(service.get("name")), row.microcks_version_id)
+    view = client.read_service(str(service.get("name")), str(service.get("version")))
     if view is None:
         return "service missing in Microcks"
     try:
@@ -86,6 +88,7 @@ def run_audit(
 ) -> AuditResult:
     rows = store.rows()
     by_version = {r.microcks_version_id: r for r in rows}
+    by_service_id = {r.microcks_service_id: r for r in rows if r.microcks_service_id}
     ref_by_hash = {r.entity_hash: r.entity_ref for r in rows}
     seen: dict[str, dict] = {}
     orphans: list[str] = []
@@ -93,9 +96,13 @@ def run_audit(
     scanned = 0
     for service in client.list_services():
         scanned += 1
-        version = str(service.get("version", ""))
-        owner = ref_by_hash.get(version[:19])  # "bk-" + 16 hex
-        if mock_id_of_version(version) is None or owner is None:
+        # ours by version, or (gRPC, named by its proto) by owner label; else never touched
+        version = owner_of_service(service)
+        recorded = by_service_id.get(str(service.get("id")))
+        if version is None and recorded is not None:
+            version = recorded.microcks_version_id  # the service a mock created, labels gone
+        owner = ref_by_hash.get(version[:19]) if version else None  # "bk-" + 16 hex
+        if version is None or owner is None:
             continue
         seen[version] = service
         row = by_version.get(version)
@@ -111,7 +118,10 @@ def run_audit(
                     sync_status_id=row.id if row else None,
                     event_type="orphan_deleted",
                     level="warn",
-                    message=f"audit deleted orphan service {service.get('name')}:{version}",
+                    message=(
+                        "audit deleted orphan service "
+                        f"{service.get('name')}:{service.get('version')}"
+                    ),
                 )
             )
 

@@ -9,12 +9,13 @@ is the caller's job, and nothing here ever writes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from microcks_pipeline.core.changes import plan_changes
 from microcks_pipeline.core.desired import EntityDesired
-from microcks_pipeline.core.identity import mock_id_of_version
+from microcks_pipeline.core.identity import mock_id_of_version, owner_of_service
+from microcks_pipeline.kinds import serving
 from microcks_pipeline.sources.catalog.entity import CatalogSnapshot
 from microcks_pipeline.store.rows import DesiredRow, StatusRow
 
@@ -27,6 +28,7 @@ class MockChange:
     mock_id: str
     action: Action
     why: str
+    mock: str | None = None  # where the created or updated mock will answer (its kind's address)
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,20 @@ def dry_run(
     by_ref: dict[str, _Entity] = {ref: _Entity() for ref in listed}
     rows_by_key = {(r.entity_ref, r.mock_id): r for r in rows}
     planned = plan_changes(snapshot, desired, rows)
+    addresses = {
+        (ref, m.mock_id): serving(m.main.facts.service_type or "REST").describe(
+            m.service_name, m.version
+        )
+        for ref, state in desired.items()
+        for m in state.mocks
+    }
     for want in planned.rows:
         previous = rows_by_key.get((want.entity_ref, want.mock_id))
         entity = by_ref.setdefault(want.entity_ref, _Entity())
-        entity.changes[want.mock_id] = _planned(want, previous, want.entity_ref in listed)
+        change = _planned(want, previous, want.entity_ref in listed)
+        if change.action in ("create", "update"):
+            change = replace(change, mock=addresses.get((want.entity_ref, want.mock_id)))
+        entity.changes[want.mock_id] = change
     for row in rows:
         entity = by_ref.setdefault(row.entity_ref, _Entity())
         if row.mock_id not in entity.changes:
@@ -160,7 +172,7 @@ def _drift(
 ) -> list[Drift]:
     """Services Microcks lacks though the status table says they are there, and services of
     this entity that no desired mock accounts for."""
-    present = {mock_id_of_version(str(s.get("version", ""))): s for s in found}
+    present = {mock_id_of_version(owner_of_service(s) or ""): s for s in found}
     out: list[Drift] = []
     for row in rows:
         applied = row.desired_action == "reconcile" and row.status == "completed"
@@ -184,7 +196,8 @@ def as_json(report: DryRun) -> dict[str, Any]:
         {
             "entity_ref": e.entity_ref,
             "changes": [
-                {"mock_id": c.mock_id, "action": c.action, "why": c.why} for c in e.changes
+                {"mock_id": c.mock_id, "action": c.action, "why": c.why, "mock": c.mock}
+                for c in e.changes
             ],
             "drift": [{"mock_id": d.mock_id, "kind": d.kind, "detail": d.detail} for d in e.drift],
             "error": e.error,
@@ -212,7 +225,10 @@ def as_text(report: DryRun) -> list[str]:
         lines.append(entity.entity_ref)
         if entity.error:
             lines.append(f"  ! {entity.error}")
-        lines.extend(f"  {c.action:<7} {c.mock_id}: {c.why}" for c in entity.changes)
+        lines.extend(
+            f"  {c.action:<7} {c.mock_id}: {c.why}" + (f" -> {c.mock}" if c.mock else "")
+            for c in entity.changes
+        )
         lines.extend(f"  drift   {d.mock_id}: {d.kind}: {d.detail}" for d in entity.drift)
     if report.errors and not report.entities:
         return [*lines, "plan: not made, see the error above"]

@@ -14,6 +14,7 @@ from microcks_pipeline.core.desired import (
     ENTITY_MOCK_ID,
     MAX_REASON_CHARS,
     Artifact,
+    ArtifactFacts,
     DesiredMock,
     EntityDesired,
     MockFailure,
@@ -21,18 +22,13 @@ from microcks_pipeline.core.desired import (
     mock_fingerprint,
     upload_name,
 )
+from microcks_pipeline.core.documents import ParsedDoc
 from microcks_pipeline.core.errors import ConfigError, PermanentError, PipelineError
 from microcks_pipeline.core.identity import service_version
 from microcks_pipeline.core.mock_servers import without_mock_servers
 from microcks_pipeline.core.model import Entity
-from microcks_pipeline.core.stamp import (
-    ParsedDoc,
-    parse_document,
-    parse_main,
-    render_main,
-    render_secondary,
-    secondary_kind,
-)
+from microcks_pipeline.kinds import Parsed, facts, read_main, read_secondary, stamp_main
+from microcks_pipeline.kinds import stamp_secondary as stamp_secondary_artifact
 from microcks_pipeline.sources.artifacts import ArtifactReader, Source, sha256_hex
 from microcks_pipeline.sources.locate import locate_config
 from microcks_pipeline.sources.urls import url_folder
@@ -56,7 +52,7 @@ class _EntityFiles:
         self.reader = reader
         self.entity = entity
         self._raw: dict[tuple[str, str], _Raw | Exception] = {}
-        self._parsed: dict[tuple[str, str], ParsedDoc | None | Exception] = {}
+        self._parsed: dict[tuple[str, str], Parsed | None | Exception] = {}
 
     def resolve(self, ref: str, base_dir: str) -> Source:
         return self.reader.resolve(ref, base_dir=base_dir, location=self.entity.location)
@@ -84,35 +80,44 @@ class _EntityFiles:
             except ConfigError:
                 pass  # main_doc answers the same error when the mock loads it
             else:
-                self._raw[key] = replace(raw, sha256=document_sha256(doc))
+                digest = document_sha256(doc)
+                if digest is not None:
+                    self._raw[key] = replace(raw, sha256=digest)
         return _unwrap(self._raw[key])
 
-    def main_doc(self, raw: _Raw) -> ParsedDoc:
+    def main_doc(self, raw: _Raw) -> Parsed:
         key = ("main", raw.location)
         if key not in self._parsed:
             try:
-                doc = parse_main(raw.content)
-                self._parsed[key] = replace(doc, data=without_mock_servers(doc.data))
+                self._parsed[key] = without_injected_servers(read_main(raw.content))
             except ConfigError as exc:
                 self._parsed[key] = ConfigError(f"main artifact {raw.location}: {exc}")
         doc = _unwrap(self._parsed[key])
         assert doc is not None
         return doc
 
-    def secondary_doc(self, raw: _Raw) -> ParsedDoc | None:
+    def secondary_doc(self, raw: _Raw) -> Parsed | None:
         key = ("secondary", raw.location)
         if key not in self._parsed:
-            try:
-                doc = parse_document(raw.content)
-            except ConfigError:
-                doc = None
-            self._parsed[key] = doc if secondary_kind(doc) else None
+            self._parsed[key] = read_secondary(raw.content)
         return _unwrap(self._parsed[key])
 
 
-def document_sha256(doc: ParsedDoc) -> str:
+def without_injected_servers(parsed: Parsed) -> Parsed:
+    """The main artifact without the servers Backstage's module injected (documents only)."""
+    doc = parsed.value
+    if isinstance(doc, ParsedDoc) and isinstance(doc.data, dict):
+        return replace(parsed, value=replace(doc, data=without_mock_servers(doc.data)))
+    return parsed
+
+
+def document_sha256(parsed: Parsed) -> str | None:
     """sha256 of a parsed document's data, in its order, and its format: what stamping reads
-    of it (comments and layout do not count)."""
+    of it (comments and layout do not count). None for a kind read as text (GraphQL, proto,
+    XML): its bytes are what Microcks reads."""
+    doc = parsed.value
+    if not isinstance(doc, ParsedDoc):
+        return None
     text = json.dumps([doc.fmt, doc.data], separators=(",", ":"), ensure_ascii=False, default=str)
     return sha256_hex(text.encode("utf-8"))
 
@@ -131,9 +136,19 @@ def _config_folder(source: Source) -> str:
     return url_folder(source.url)
 
 
-def _main_raw(files: _EntityFiles, entity: Entity, openapi_path: str | None, folder: str) -> _Raw:
-    if openapi_path is not None:
-        return files.raw(files.resolve(openapi_path, folder))
+# Backstage API types whose spec.definition Microcks can import as a main artifact.
+DEFINITION_TYPES = ("openapi", "asyncapi", "graphql", "grpc")
+
+
+def _main_raw(files: _EntityFiles, entity: Entity, main_path: str | None, folder: str) -> _Raw:
+    if main_path is not None:
+        return files.raw(files.resolve(main_path, folder))
+    api_type = str(entity.spec.get("type") or "").lower()
+    if entity.spec.get("definition") and api_type and api_type not in DEFINITION_TYPES:
+        raise ConfigError(
+            f"spec.type {api_type!r}: only {', '.join(DEFINITION_TYPES)} definitions "
+            "are mocked from spec.definition; give main.path in microcks.yaml for other kinds"
+        )
     definition = entity.spec.get("definition")
     if isinstance(definition, str) and definition.strip():
         return files.inline(definition)
@@ -144,41 +159,56 @@ def _main_raw(files: _EntityFiles, entity: Entity, openapi_path: str | None, fol
     if isinstance(definition, Mapping) and definition:
         raise ConfigError("spec.definition: only text or a {$text: <path or URL>} is supported")
     raise ConfigError(
-        "no OpenAPI definition: neither openapi.path in microcks.yaml nor spec.definition"
+        "no main artifact (no OpenAPI definition or other API definition): neither main.path "
+        "(or openapi.path) in microcks.yaml nor spec.definition"
     )
 
 
 def _load_mock(entity: Entity, mock: MockSpec, files: _EntityFiles, folder: str) -> DesiredMock:
-    version = service_version(entity.ref, mock.mock_id)
-    raw_main = _main_raw(files, entity, mock.openapi_path, folder)
-    doc = files.main_doc(raw_main)
-    main_suffix = ".json" if doc.fmt == "json" else ".yaml"
+    owner = service_version(entity.ref, mock.mock_id)
+    raw_main = _main_raw(files, entity, mock.main_path, folder)
+    parsed = files.main_doc(raw_main)
+    # The kind decides who names the service: us (stamped), or the content itself (gRPC).
+    fixed = parsed.kind.fixed_identity(parsed)
+    name, version = fixed if fixed is not None else (entity.name, owner)
+    inline = raw_main.location == "spec.definition"
     main = Artifact(
         role="main",
-        kind="openapi",
+        kind="main",
         location=raw_main.location,
         upload_name=upload_name(
-            "definition" if raw_main.location == "spec.definition" else raw_main.location,
-            main_suffix if raw_main.location == "spec.definition" else None,
+            "definition" if inline else raw_main.location, parsed.suffix if inline else None
         ),
-        content=render_main(doc, entity.name, version),
+        content=stamp_main(parsed, name, version),
         sha256=raw_main.sha256,
+        facts=facts(parsed),
     )
     secondaries: list[Artifact] = []
     warnings: list[str] = []
     for ref in mock.artifacts:
         raw = files.raw(files.resolve(ref.path, folder))
-        parsed = files.secondary_doc(raw)
-        if parsed is None:
-            content, name = raw.content, upload_name(raw.location)
+        doc = files.secondary_doc(raw)
+        stamped = stamp_secondary_artifact(doc, name, version) if doc is not None else None
+        if doc is None or stamped is None:
+            content, artifact_name, artifact_facts = raw.content, upload_name(raw.location), None
             warnings.append(
-                f"artifact {raw.location} ({ref.kind}) is not an APIExamples or APIMetadata "
-                "document: uploaded unchanged"
+                f"artifact {raw.location} ({ref.kind}) is not an APIExamples, APIMetadata, "
+                "Postman or HAR document: uploaded unchanged"
             )
         else:
-            content = render_secondary(parsed, entity.name, version)
-            name = upload_name(raw.location, ".yaml")  # stamped output is always YAML
-        secondaries.append(Artifact("secondary", ref.kind, raw.location, name, content, raw.sha256))
+            content, artifact_name = stamped, upload_name(raw.location, doc.suffix)
+            artifact_facts = facts(doc)
+        secondaries.append(
+            Artifact(
+                "secondary",
+                ref.kind,
+                raw.location,
+                artifact_name,
+                content,
+                raw.sha256,
+                artifact_facts or ArtifactFacts(),
+            )
+        )
     fingerprint = mock_fingerprint(
         entity.ref,
         mock.entry,
@@ -189,14 +219,41 @@ def _load_mock(entity: Entity, mock: MockSpec, files: _EntityFiles, folder: str)
     return DesiredMock(
         entity_ref=entity.ref,
         mock_id=mock.mock_id,
-        service_name=entity.name,
+        service_name=name,
         version=version,
         include_in_swagger=mock.include_in_swagger,
         main=main,
         secondaries=tuple(secondaries),
         fingerprint=fingerprint,
         warnings=tuple(warnings),
+        owner=owner if fixed is not None else None,
     )
+
+
+def _claim_identities(
+    ref: str, mocks: list[DesiredMock], failures: list[MockFailure]
+) -> list[DesiredMock]:
+    """Two mocks of one entity cannot be the same Microcks service (gRPC names come from the
+    proto): the later one fails with the conflict, naming the first."""
+    seen: dict[tuple[str, str], str] = {}
+    kept = []
+    for mock in mocks:
+        key = (mock.service_name, mock.version)
+        if key in seen:
+            failures.append(
+                _failure(
+                    ref,
+                    mock.mock_id,
+                    ConfigError(
+                        f"conflict: service {mock.service_name}:{mock.version} is already "
+                        f"declared by mock {seen[key]!r} of {ref}"
+                    ),
+                )
+            )
+            continue
+        seen[key] = mock.mock_id
+        kept.append(mock)
+    return kept
 
 
 def _failure(ref: str, mock_id: str, exc: Exception) -> MockFailure:
@@ -239,6 +296,7 @@ def load_entity_desired(entity: Entity, reader: ArtifactReader) -> EntityDesired
             failures.append(_failure(entity.ref, spec.mock_id, exc))
         except RecursionError:
             failures.append(_failure(entity.ref, spec.mock_id, ConfigError("nests too deeply")))
+    mocks = _claim_identities(entity.ref, mocks, failures)
     return EntityDesired(
         entity.ref, entity.name, tuple(mocks), tuple(failures), warnings=config.warnings
     )

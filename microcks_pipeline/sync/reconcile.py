@@ -32,12 +32,17 @@ from microcks_pipeline.core.converge import (
 from microcks_pipeline.core.desired import DesiredMock
 from microcks_pipeline.core.errors import AuthError, PermanentError, PipelineError, TransientError
 from microcks_pipeline.core.identity import (
+    ENTITY_LABEL,
+    OWNER_LABEL,
     entity_hash,
-    is_valid_mock_id,
+    labels_of,
     mock_id_of_version,
+    owned_by_entity,
+    owner_of_service,
     service_version,
 )
 from microcks_pipeline.core.observed import ObservedService, parse_service_view
+from microcks_pipeline.kinds import serving
 from microcks_pipeline.microcks.client import MicrocksClient
 from microcks_pipeline.microcks.errors import MicrocksUnreachable
 
@@ -78,12 +83,15 @@ def reconcile_entity(
     keep: Iterable[str] = (),
     prune: bool = True,
     applied: Mapping[str, AppliedRecord | None] | None = None,
+    service_ids: Mapping[str, str] | None = None,
 ) -> ReconcileResult:
     """Upload `upsert`, delete the services of `delete`, and (prune) any other owned service.
 
     `keep`: mock ids that are desired but not part of this call (unchanged); prune spares them.
     `applied`: per mock id, the record of its last verified apply (its stale upload names get
-    tombstones); each successful outcome carries the new record.
+    tombstones); each successful outcome carries the new record. `service_ids`: per mock id,
+    the service it created as the status store records it (a gRPC service that lost its owner
+    label is still recognised by it).
     Raises AuthError or TransientError when Microcks as a whole is unusable (the lookup failed,
     no connection, credentials refused); nothing is deleted in that case.
     """
@@ -93,20 +101,51 @@ def reconcile_entity(
     calls_before = client.calls
     ref_hash = entity_hash(entity_ref)
 
-    existing = client.services_of_entity(entity_name, ref_hash)  # errors here are raised
+    records = applied or {}
+    involved = [m.mock_id for m in upsert] + delete_ids
+    by_label_only = (
+        bool(involved)
+        and all(m.labelled_owner for m in upsert)
+        and all(records.get(i) is not None and records[i].labelled for i in involved)
+    )
+    # Services named by their content (gRPC) are ours by label, the others by name and
+    # version; when every mock at hand was applied by label, the label search alone finds
+    # their services (stale services of other mocks are left to the audit then).
+    existing = [] if by_label_only else client.services_of_entity(entity_name, ref_hash)
+    if any(m.labelled_owner for m in upsert) or any(
+        r is not None and r.labelled for r in records.values()
+    ):
+        # Services named by their content (gRPC) are ours by label: one more search finds them.
+        known = {_service_id(s) for s in existing}
+        existing += [
+            s
+            for s in client.search_labelled(ENTITY_LABEL, entity_ref)
+            if _service_id(s) not in known and _mock_of(s, ref_hash) is not None
+        ]
     outcomes: list[MockOutcome] = []
+    desired_ids = {m.mock_id for m in upsert} | keep_ids
     for mock in upsert:
-        outcomes.append(_upsert(client, mock, existing, (applied or {}).get(mock.mock_id)))
+        outcomes.append(
+            _upsert(
+                client,
+                mock,
+                existing,
+                (applied or {}).get(mock.mock_id),
+                ref_hash,
+                desired_ids,
+                (service_ids or {}).get(mock.mock_id),
+            )
+        )
 
     for mock_id in delete_ids:
-        victims = [s for s in existing if s.get("version") == _version_or_none(entity_ref, mock_id)]
+        victims = [s for s in existing if _mock_of(s, ref_hash) == mock_id]
         outcomes.append(_delete(client, mock_id, victims))
 
     if prune:
         handled = {m.mock_id for m in upsert} | set(delete_ids) | keep_ids
         stale: dict[str, list[dict[str, Any]]] = {}
         for service in existing:
-            mock_id = mock_id_of_version(service["version"])
+            mock_id = _mock_of(service, ref_hash)
             if mock_id is not None and mock_id not in handled:
                 stale.setdefault(mock_id, []).append(service)
         for mock_id, victims in stale.items():
@@ -123,7 +162,7 @@ def _check_arguments(entity_ref: str, upsert: Sequence[DesiredMock], delete_ids:
             raise ValueError(
                 f"mock {mock.mock_id!r} belongs to {mock.entity_ref}, not {entity_ref}"
             )
-        if mock.version != service_version(entity_ref, mock.mock_id):
+        if mock.owner_version != service_version(entity_ref, mock.mock_id):
             raise ValueError(f"mock {mock.mock_id!r} has version {mock.version!r}, not ours")
         if mock.mock_id in seen:
             raise ValueError(f"mock {mock.mock_id!r} is listed twice in upsert")
@@ -133,9 +172,35 @@ def _check_arguments(entity_ref: str, upsert: Sequence[DesiredMock], delete_ids:
         raise ValueError(f"mocks {sorted(both)} are both upserted and deleted")
 
 
-def _version_or_none(entity_ref: str, mock_id: str) -> str | None:
-    # An id that cannot be a mockId (e.g. the entity-level row key) can own no service.
-    return service_version(entity_ref, mock_id) if is_valid_mock_id(mock_id) else None
+def _mock_of(service: dict[str, Any], ref_hash: str) -> str | None:
+    """The mockId of the entity owning `service` (by version, else by owner label), or None."""
+    owner = owner_of_service(service)
+    if owner is None or not owned_by_entity(owner, ref_hash):
+        return None
+    return mock_id_of_version(owner)
+
+
+def _claim(client: MicrocksClient, mock: DesiredMock, recorded_id: str | None) -> None:
+    """A service named by its content (gRPC) may exist already: take it only when its owner
+    label is this mock's, or it is the very service this mock created (its labels were taken
+    away: the verify puts them back); anyone else's, or no label, is a conflict that touches
+    nothing."""
+    current = client.get_service(mock.service_name, mock.version)
+    if current is None:
+        return
+    owner = labels_of(current).get(OWNER_LABEL)
+    if owner == mock.owner_version or (recorded_id and current.get("id") == recorded_id):
+        return
+    holder = labels_of(current).get(ENTITY_LABEL)
+    if owner is None:
+        who = "a service not managed by microcks-pipeline (no owner label)"
+    else:
+        mock_id = mock_id_of_version(owner)
+        who = f"mock {mock_id!r} of {holder}" if holder and mock_id else f"owner {owner}"
+    raise PermanentError(
+        f"conflict: Microcks service {mock.service_name}:{mock.version} already belongs to "
+        f"{who}; the name and version come from the proto, so only one mock can declare it"
+    )
 
 
 def _upsert(
@@ -143,13 +208,34 @@ def _upsert(
     mock: DesiredMock,
     existing: list[dict[str, Any]],
     applied: AppliedRecord | None,
+    ref_hash: str,
+    desired_ids: set[str],
+    recorded_id: str | None = None,
 ) -> MockOutcome:
-    existed = any(
-        s.get("name") == mock.service_name and s.get("version") == mock.version for s in existing
-    )
+    same = [
+        s
+        for s in existing
+        if s.get("name") == mock.service_name and s.get("version") == mock.version
+    ]
+    existed = bool(same)
     warnings: list[str] = []
     state = mock_state(mock)
     try:
+        if mock.labelled_owner and same:
+            holder = _mock_of(same[0], ref_hash)
+            if holder != mock.mock_id and holder in desired_ids:
+                raise PermanentError(
+                    f"conflict: Microcks service {mock.service_name}:{mock.version} already "
+                    f"belongs to mock {holder!r} of this entity"
+                )
+            # A mock of this entity no longer desired (a renamed mockId) hands it over: the
+            # service keeps its id, and the delete of the old mock no longer sees it.
+            same[0].setdefault("metadata", {})["labels"] = {
+                **labels_of(same[0]),
+                OWNER_LABEL: mock.owner_version,
+            }
+        elif mock.labelled_owner:
+            _claim(client, mock, recorded_id)
         _act(client, state, first_pass(state, applied), warnings)
         observed = _observe(client, mock)
         if differences(state.record.expected, observed):
@@ -162,9 +248,11 @@ def _upsert(
                 raise PermanentError(
                     f"Microcks does not hold what {mock.mock_id!r} declares: " + "; ".join(left)
                 )
-        # A rename that only changed case leaves the old-case service with our version: drop it.
+        # A rename (of the entity's case, or of a proto's package or service) leaves the old
+        # service of this mock behind: drop it.
         for other in existing:
-            if other.get("version") == mock.version and other.get("name") != mock.service_name:
+            same = (other.get("name"), other.get("version")) == (mock.service_name, mock.version)
+            if not same and _mock_of(other, ref_hash) == mock.mock_id:
                 client.delete_service(_service_id(other))
     except (AuthError, MicrocksUnreachable):
         raise
@@ -174,7 +262,9 @@ def _upsert(
         mock.mock_id,
         "updated" if existed else "created",
         observed.service_id,
-        client.mock_url(mock.service_name, mock.version),
+        serving(mock.main.facts.service_type or "REST").root(
+            client.endpoints(), mock.service_name, mock.version
+        ),
         warnings=tuple(warnings),
         applied=state.record,
     )

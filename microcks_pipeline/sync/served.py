@@ -1,23 +1,16 @@
 """What a successful sync leaves served, as the status row records it: kind, includeInSwagger,
-service name and mock URL (the one place deciding them; per-kind URLs plug in here)."""
+service name and mock URL (the kind's own address of the mock, as the reconcile outcome gives it)."""
 
 from __future__ import annotations
 
 from microcks_pipeline.core.desired import DesiredMock
 from microcks_pipeline.core.model import ServedMock
 
-# The stamped main artifact starts with its version key (stamp.render_main), so the first
-# bytes tell OpenAPI 3 from Swagger 2 without parsing the document again.
-_SNIFF_BYTES = 64
 
-
-def api_kind(mock: DesiredMock) -> str:
-    """`swagger` for a Swagger 2.0 main, else the main artifact's kind (`openapi`, ...)."""
-    if mock.main.kind == "openapi":
-        head = mock.main.content[:_SNIFF_BYTES].lstrip(b"\xef\xbb\xbf{ \t\r\n\"'")
-        if head.startswith(b"swagger"):
-            return "swagger"
-    return mock.main.kind
+def api_kind(mock: DesiredMock) -> str | None:
+    """The main artifact's kind as detected when it was loaded (openapi, swagger, asyncapi, ...)."""
+    kind = mock.main.facts.kind
+    return None if kind == "other" else kind
 
 
 def served_mock(mock: DesiredMock, mock_url: str | None) -> ServedMock | None:

@@ -131,6 +131,7 @@ def _act(
             keep=keep - set(deletes),
             prune=desired is not None and not desired.failures,
             applied={r.mock_id: AppliedRecord.from_json(r.applied_artifacts) for r in rows},
+            service_ids={r.mock_id: r.microcks_service_id for r in rows if r.microcks_service_id},
         )
     except (AuthError, MicrocksUnreachable):
         raise
