@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,8 +26,11 @@ import httpx
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ui_shots_backstage as backstage_shots  # noqa: E402
+from devtools import Page, running_chromium  # noqa: E402
 from sync_latency import _free_port, banner_value, running_demo  # noqa: E402
 
+PARTS = ("dagster", "backstage")
 PETSTORE, USERS = "api:default/petstore", "api:default/users-api"
 EDITED = Path("petstore/mocks/default/petstore-examples.yaml")
 BROKEN = Path("users/mocks/empty-examples.yaml")  # users-api's `empty` mock loses its examples
@@ -114,73 +114,11 @@ def prepare(workdir: Path, lines: list[str]) -> str:
     return ui
 
 
-class Page:
-    """One Chromium tab over the DevTools protocol."""
-
-    def __init__(self, ws: websockets.ClientConnection) -> None:
-        self.ws, self.next_id = ws, 0
-
-    async def call(self, method: str, **params: object) -> dict:
-        self.next_id += 1
-        await self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(await self.ws.recv())
-            if message.get("id") == self.next_id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message.get("result", {})
-
-    async def evaluate(self, script: str) -> object:
-        result = await self.call("Runtime.evaluate", expression=script, returnByValue=True)
-        return result.get("result", {}).get("value")
-
-    async def wait_text(self, text: str, timeout: float = 60) -> bool:
-        deadline = time.monotonic() + timeout
-        script = f"document.body && document.body.innerText.includes({json.dumps(text)})"
-        while not await self.evaluate(script):
-            if time.monotonic() > deadline:
-                return False
-            await asyncio.sleep(0.5)
-        return True
-
-    async def save(self, path: Path) -> None:
-        picture = await self.call("Page.captureScreenshot", format="png")
-        path.write_bytes(base64.b64decode(picture["data"]))
-
-    async def click(self, text: str) -> None:
-        """Click, as a mouse would, the first button or link of a table showing `text`."""
-        script = (
-            f"(() => {{ const t = {json.dumps(text)};"
-            " const el = [...document.querySelectorAll('td button, td a')]"
-            ".find(e => e.textContent.trim() === t);"
-            " if (!el) return null; const r = el.getBoundingClientRect();"
-            " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
-        )
-        deadline = time.monotonic() + 30
-        while not (where := await self.evaluate(script)):  # the table may come after the header
-            if time.monotonic() > deadline:
-                raise SystemExit(f"nothing to click named {text!r}")
-            await asyncio.sleep(0.5)
-        x, y = where
-        for kind in ("mousePressed", "mouseReleased"):
-            await self.call(
-                "Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1
-            )
-
-
-async def take(ui: str, port: int, out: Path) -> None:
-    tabs = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
-    target = next(t for t in tabs if t.get("type") == "page")
-    async with websockets.connect(target["webSocketDebuggerUrl"], max_size=None) as ws:
+async def take(ui: str, tab: str, out: Path) -> None:
+    async with websockets.connect(tab, max_size=None) as ws:
         page = Page(ws)
         for shot in SHOTS:
-            await page.call(
-                "Emulation.setDeviceMetricsOverride",
-                width=1440,
-                height=shot.height,
-                deviceScaleFactor=1,
-                mobile=False,
-            )
+            await page.resize(1440, shot.height)
             await page.call("Page.navigate", url=ui + shot.path)
             if not await page.wait_text(shot.wait_for):
                 await page.save(out / f"{shot.name}-timeout.png")
@@ -194,40 +132,41 @@ async def take(ui: str, port: int, out: Path) -> None:
             print(f"  {out / shot.name}.png", flush=True)
 
 
+async def take_backstage(page_url: str, tab: str, out: Path) -> None:
+    async with websockets.connect(tab, max_size=None) as ws:
+        await backstage_shots.shoot(Page(ws), page_url, out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--only", choices=PARTS, help="only the Dagster UI or the Backstage shots")
     args = parser.parse_args(argv)
+    parts = [args.only] if args.only else list(PARTS)
     browser = shutil.which("chromium")
     if browser is None:
         parser.error("chromium is not on PATH (Debian: apt-get install chromium)")
+    if "backstage" in parts:
+        if shutil.which("node") is None:
+            parser.error("the Backstage shots need Node.js (node) on PATH")
+        if missing := backstage_shots.installed():
+            parser.error(missing)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ui-shots-") as tmp:
         workdir = Path(tmp) / "demo"
         with running_demo(workdir) as (lines, _):
             ui = prepare(workdir, lines)
-            port = _free_port()
-            chrome = subprocess.Popen(
-                [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
-                + [f"--remote-debugging-port={port}", f"--user-data-dir={tmp}/chrome"]
-                + ["about:blank"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                _wait(lambda: _answers(f"http://127.0.0.1:{port}/json/version"), 30, "chromium")
-                asyncio.run(take(ui, port, args.out))
-            finally:
-                chrome.terminate()
-                chrome.wait(timeout=30)
+            with running_chromium(browser, _free_port(), Path(tmp) / "chrome") as tab:
+                if "dagster" in parts:
+                    asyncio.run(take(ui, tab, args.out))
+                if "backstage" in parts:
+                    status = banner_value(lines, "Status API").removesuffix("/api/v1/entities")
+                    catalog = workdir / "catalog"  # with the demo's edit and broken users-api
+                    with backstage_shots.running_api_page(
+                        Path(tmp) / "backstage", catalog, status
+                    ) as page_url:
+                        asyncio.run(take_backstage(page_url, tab, args.out))
     return 0
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 if __name__ == "__main__":
