@@ -1,11 +1,15 @@
-"""Screenshots of the Dagster UI for the README (`make ui-shots`; not a benchmark, not a test).
+"""Screenshots of the Dagster UI and the Backstage API page for the README (`make ui-shots`).
+Not a benchmark, not a test.
 
 Starts `microcks-pipeline demo` in a temporary folder (bench/sync_latency.py's `running_demo`),
 edits petstore's example and breaks users-api (its `empty` mock's examples file is removed, a
 permanent error), waits until Dagster shows both, then drives headless Chromium over the
-DevTools protocol (Page.navigate, Runtime.evaluate, Page.captureScreenshot) and saves PNGs into
-docs/. Needs `chromium` on PATH (Debian's package; the Makefile target installs it).
-Usage: python bench/ui_shots.py [--out docs]
+DevTools protocol (bench/devtools.py) and saves PNGs into docs/. Then, with the demo still
+running, the Backstage shots (bench/ui_shots_backstage.py): the test Backstage with the catalog
+module reading the demo's status service, seen through a stand-in API page. Needs `chromium` on
+PATH (Debian's package; the Makefile target installs it) and, for the Backstage shots, Node.js
+with `make backstage-deps` and bench/backstage-api-page installed (the Makefile target does both).
+Usage: python bench/ui_shots.py [--out docs] [--only dagster|backstage]
 """
 
 from __future__ import annotations
