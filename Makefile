@@ -15,6 +15,10 @@ MODULE_BUILT := $(MODULE)/node_modules/.built
 MODULE_SOURCES := $(wildcard $(MODULE)/src/*.ts) $(MODULE)/config.d.ts $(MODULE)/tsconfig.json
 BACKSTAGE := tests/backstage
 BACKSTAGE_STAMP := $(BACKSTAGE)/node_modules/.installed
+# The stand-in for Backstage's API page that `make ui-shots` photographs (swagger-ui-dist from
+# its own lockfile; --ignore-scripts: nothing of it needs an install script).
+SHOTS_PAGE := bench/backstage-api-page
+SHOTS_PAGE_STAMP := $(SHOTS_PAGE)/node_modules/.installed
 NODE := $(shell command -v node 2>/dev/null)
 TEST_DEPS := $(STAMP) $(if $(NODE),$(BACKSTAGE_STAMP))
 
@@ -47,6 +51,10 @@ $(BACKSTAGE_STAMP): $(BACKSTAGE)/package.json $(BACKSTAGE)/package-lock.json $(M
 	touch $@
 
 backstage-deps: $(BACKSTAGE_STAMP)
+
+$(SHOTS_PAGE_STAMP): $(SHOTS_PAGE)/package.json $(SHOTS_PAGE)/package-lock.json
+	cd $(SHOTS_PAGE) && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
 
 # The module's own unit tests (node --test), a few seconds.
 backstage-module-test: $(MODULE_DEPS)
@@ -86,10 +94,11 @@ deploy-lock:
 	rm -rf $(LOCK_VENV) build microcks_pipeline.egg-info
 
 # Screenshots of the Dagster UI into docs/ for the README (not part of `make test`).
-ui-shots: $(STAMP)
+ui-shots: $(STAMP) $(BACKSTAGE_STAMP) $(SHOTS_PAGE_STAMP)
 	command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
 	$(BIN)/python bench/ui_shots.py --out docs
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache $(BACKSTAGE)/node_modules $(MODULE)/node_modules \
+		$(SHOTS_PAGE)/node_modules \
 		$(MODULE)/dist $(MODULE)/.test-build .deploy-lock-venv

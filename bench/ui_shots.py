@@ -1,21 +1,22 @@
-"""Screenshots of the Dagster UI for the README (`make ui-shots`; not a benchmark, not a test).
+"""Screenshots of the Dagster UI and the Backstage API page for the README (`make ui-shots`).
+Not a benchmark, not a test.
 
 Starts `microcks-pipeline demo` in a temporary folder (bench/sync_latency.py's `running_demo`),
 edits petstore's example and breaks users-api (its `empty` mock's examples file is removed, a
 permanent error), waits until Dagster shows both, then drives headless Chromium over the
-DevTools protocol (Page.navigate, Runtime.evaluate, Page.captureScreenshot) and saves PNGs into
-docs/. Needs `chromium` on PATH (Debian's package; the Makefile target installs it).
-Usage: python bench/ui_shots.py [--out docs]
+DevTools protocol (bench/devtools.py) and saves PNGs into docs/. Then, with the demo still
+running, the Backstage shots (bench/ui_shots_backstage.py): the test Backstage with the catalog
+module reading the demo's status service, seen through a stand-in API page. Needs `chromium` on
+PATH (Debian's package; the Makefile target installs it) and, for the Backstage shots, Node.js
+with `make backstage-deps` and bench/backstage-api-page installed (the Makefile target does both).
+Usage: python bench/ui_shots.py [--out docs] [--only dagster|backstage]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,8 +30,11 @@ import httpx
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ui_shots_backstage as backstage_shots  # noqa: E402
+from devtools import Page, running_chromium  # noqa: E402
 from sync_latency import _free_port, banner_value, running_demo  # noqa: E402
 
+PARTS = ("dagster", "backstage")
 PETSTORE, USERS = "api:default/petstore", "api:default/users-api"
 EDITED = Path("petstore/mocks/default/petstore-examples.yaml")
 BROKEN = Path("users/mocks/empty-examples.yaml")  # users-api's `empty` mock loses its examples
@@ -85,6 +89,12 @@ def _latest(instance: dg.DagsterInstance, key: str, partition: str | None = None
     return {k: v.value for k, v in event.metadata.items()}
 
 
+def _synced(report: dict) -> bool:
+    """Every mock of the sample catalog completed (whatever their number)."""
+    idle = all(report.get(f"count/{status}") == 0 for status in ("pending", "leased", "error"))
+    return idle and (report.get("count/completed") or 0) > 0
+
+
 def prepare(workdir: Path, lines: list[str]) -> str:
     """Make the demo show an edit and a failed entity; returns the Dagster UI URL."""
     ui = banner_value(lines, "Dagster UI")
@@ -92,11 +102,7 @@ def prepare(workdir: Path, lines: list[str]) -> str:
     httpx.post(f"{ui}/graphql", json={"query": "mutation { setNuxSeen }"}, timeout=30)
     with dg.DagsterInstance.from_config(str(workdir / "dagster_home")) as instance:
         # Break users-api after its first sync, as an edit would: its view then has a past.
-        _wait(
-            lambda: _latest(instance, "sync_status_report").get("count/completed") == 9,
-            120,
-            "the first sync",
-        )
+        _wait(lambda: _synced(_latest(instance, "sync_status_report")), 120, "the first sync")
         examples = workdir / "catalog" / EDITED
         examples.write_text(examples.read_text().replace("name: Spike", "name: Sonic"))
         (workdir / "catalog" / BROKEN).unlink()
@@ -114,73 +120,11 @@ def prepare(workdir: Path, lines: list[str]) -> str:
     return ui
 
 
-class Page:
-    """One Chromium tab over the DevTools protocol."""
-
-    def __init__(self, ws: websockets.ClientConnection) -> None:
-        self.ws, self.next_id = ws, 0
-
-    async def call(self, method: str, **params: object) -> dict:
-        self.next_id += 1
-        await self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(await self.ws.recv())
-            if message.get("id") == self.next_id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message.get("result", {})
-
-    async def evaluate(self, script: str) -> object:
-        result = await self.call("Runtime.evaluate", expression=script, returnByValue=True)
-        return result.get("result", {}).get("value")
-
-    async def wait_text(self, text: str, timeout: float = 60) -> bool:
-        deadline = time.monotonic() + timeout
-        script = f"document.body && document.body.innerText.includes({json.dumps(text)})"
-        while not await self.evaluate(script):
-            if time.monotonic() > deadline:
-                return False
-            await asyncio.sleep(0.5)
-        return True
-
-    async def save(self, path: Path) -> None:
-        picture = await self.call("Page.captureScreenshot", format="png")
-        path.write_bytes(base64.b64decode(picture["data"]))
-
-    async def click(self, text: str) -> None:
-        """Click, as a mouse would, the first button or link of a table showing `text`."""
-        script = (
-            f"(() => {{ const t = {json.dumps(text)};"
-            " const el = [...document.querySelectorAll('td button, td a')]"
-            ".find(e => e.textContent.trim() === t);"
-            " if (!el) return null; const r = el.getBoundingClientRect();"
-            " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
-        )
-        deadline = time.monotonic() + 30
-        while not (where := await self.evaluate(script)):  # the table may come after the header
-            if time.monotonic() > deadline:
-                raise SystemExit(f"nothing to click named {text!r}")
-            await asyncio.sleep(0.5)
-        x, y = where
-        for kind in ("mousePressed", "mouseReleased"):
-            await self.call(
-                "Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1
-            )
-
-
-async def take(ui: str, port: int, out: Path) -> None:
-    tabs = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
-    target = next(t for t in tabs if t.get("type") == "page")
-    async with websockets.connect(target["webSocketDebuggerUrl"], max_size=None) as ws:
+async def take(ui: str, tab: str, out: Path) -> None:
+    async with websockets.connect(tab, max_size=None) as ws:
         page = Page(ws)
         for shot in SHOTS:
-            await page.call(
-                "Emulation.setDeviceMetricsOverride",
-                width=1440,
-                height=shot.height,
-                deviceScaleFactor=1,
-                mobile=False,
-            )
+            await page.resize(1440, shot.height)
             await page.call("Page.navigate", url=ui + shot.path)
             if not await page.wait_text(shot.wait_for):
                 await page.save(out / f"{shot.name}-timeout.png")
@@ -194,40 +138,41 @@ async def take(ui: str, port: int, out: Path) -> None:
             print(f"  {out / shot.name}.png", flush=True)
 
 
+async def take_backstage(page_url: str, tab: str, out: Path) -> None:
+    async with websockets.connect(tab, max_size=None) as ws:
+        await backstage_shots.shoot(Page(ws), page_url, out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--only", choices=PARTS, help="only the Dagster UI or the Backstage shots")
     args = parser.parse_args(argv)
+    parts = [args.only] if args.only else list(PARTS)
     browser = shutil.which("chromium")
     if browser is None:
         parser.error("chromium is not on PATH (Debian: apt-get install chromium)")
+    if "backstage" in parts:
+        if shutil.which("node") is None:
+            parser.error("the Backstage shots need Node.js (node) on PATH")
+        if missing := backstage_shots.installed():
+            parser.error(missing)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ui-shots-") as tmp:
         workdir = Path(tmp) / "demo"
         with running_demo(workdir) as (lines, _):
             ui = prepare(workdir, lines)
-            port = _free_port()
-            chrome = subprocess.Popen(
-                [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
-                + [f"--remote-debugging-port={port}", f"--user-data-dir={tmp}/chrome"]
-                + ["about:blank"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                _wait(lambda: _answers(f"http://127.0.0.1:{port}/json/version"), 30, "chromium")
-                asyncio.run(take(ui, port, args.out))
-            finally:
-                chrome.terminate()
-                chrome.wait(timeout=30)
+            with running_chromium(browser, _free_port(), Path(tmp) / "chrome") as tab:
+                if "dagster" in parts:
+                    asyncio.run(take(ui, tab, args.out))
+                if "backstage" in parts:
+                    status = banner_value(lines, "Status API").removesuffix("/api/v1/entities")
+                    catalog = workdir / "catalog"  # with the demo's edit and broken users-api
+                    with backstage_shots.running_api_page(
+                        Path(tmp) / "backstage", catalog, status
+                    ) as page_url:
+                        asyncio.run(take_backstage(page_url, tab, args.out))
     return 0
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 if __name__ == "__main__":
