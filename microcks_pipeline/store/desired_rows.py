@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,9 +13,11 @@ from sqlalchemy.engine import Connection, Row
 
 from microcks_pipeline.core.model import (
     DesiredRow,
+    Event,
     StatusRow,
 )
 from microcks_pipeline.store.base import StoreBase
+from microcks_pipeline.store.events import insert_events
 from microcks_pipeline.store.sanitize import sanitize_error
 from microcks_pipeline.store.schema import (
     OWNER_LEN,
@@ -288,12 +290,15 @@ class DesiredRows(StoreBase):
         lease_seconds: float = 300,
         force: bool = False,
         now: datetime | None = None,
+        announce: Callable[[Sequence[StatusRow]], Event] | None = None,
     ) -> list[StatusRow]:
         """Lease the entity's rows that are due to `owner`; returns them (ordered by id).
 
         Atomic: PostgreSQL locks the candidates with FOR UPDATE SKIP LOCKED and leases them in
         the same statement; SQLite runs one guarded UPDATE ... RETURNING under BEGIN IMMEDIATE.
         Two concurrent claimers never receive the same row.
+        `announce`: the event saying what was claimed, written in the claim's transaction when
+        it claimed anything.
         """
         now = _utc(now)
         _text(owner, "owner", OWNER_LEN)
@@ -311,8 +316,10 @@ class DesiredRows(StoreBase):
             .returning(*_t.c)
         )
         with self._tx() as conn:
-            rows = [_status_row(r) for r in conn.execute(stmt)]
-        return sorted(rows, key=lambda r: r.id)
+            rows = sorted((_status_row(r) for r in conn.execute(stmt)), key=lambda r: r.id)
+            if rows and announce is not None:
+                insert_events(conn, [announce(rows)], now)
+        return rows
 
     def renew(
         self,

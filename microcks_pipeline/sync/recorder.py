@@ -55,7 +55,14 @@ class Recorder:
         self.mocks: dict[str, DesiredMock] = {}  # what the run read, for the served record
 
     def event(self, row: StatusRow | None, kind: str, level: str, message: str, **details) -> None:
-        event = Event(
+        self.store.append_events(
+            [self.new_event(row, kind, level, message, **details)], now=self.now
+        )
+
+    def new_event(
+        self, row: StatusRow | None, kind: str, level: str, message: str, **details
+    ) -> Event:
+        return Event(
             entity_ref=self.ref,
             mock_id=row.mock_id if row else None,
             sync_status_id=row.id if row else None,
@@ -65,7 +72,6 @@ class Recorder:
             run_id=self.owner,
             details=details,
         )
-        self.store.append_events([event], now=self.now)
 
     def apply(self, row: StatusRow, t: Transition, outcome: MockOutcome | None = None) -> None:
         if outcome is not None and outcome.service_id:
@@ -91,6 +97,9 @@ class Recorder:
         mock = self.mocks.get(row.mock_id)
         served = served_mock(mock, outcome.mock_url) if outcome and mock else None
         assert t.fingerprint is not None
+        finished = self.new_event(
+            row, t.event or "finished", "info", t.message, service_id=service_id
+        )
         done = self.store.complete(
             row.id,
             self.owner,
@@ -100,11 +109,11 @@ class Recorder:
             cause=t.cause,
             served=served,
             now=self.now,
+            events=[finished],  # the row and the event saying so commit together
         )
         if not done:
             return self._superseded(row)
         self.actions[row.mock_id] = t.message
-        self.event(row, t.event or "finished", "info", t.message, service_id=service_id)
 
     def _failed(self, row: StatusRow, t: Transition) -> None:
         self.actions[row.mock_id] = "failed"

@@ -33,7 +33,7 @@ from microcks_pipeline.core.lifecycle import (
     global_backoff_for,
     work_for,
 )
-from microcks_pipeline.core.model import StatusRow
+from microcks_pipeline.core.model import Event, StatusRow
 from microcks_pipeline.microcks import MicrocksClient
 from microcks_pipeline.microcks.errors import MicrocksBusy, MicrocksUnreachable
 from microcks_pipeline.sources.artifacts import ArtifactReader
@@ -192,11 +192,18 @@ def _sync(
     lease_seconds: float,
 ) -> EntitySyncResult:
     _wait_for_global_backoff(store, now, credentials)
-    rows = store.claim(entity_ref, owner, lease_seconds=lease_seconds, force=force, now=now)
+    rec = Recorder(store, entity_ref, owner, now)
+
+    def started(claimed: Sequence[StatusRow]) -> Event:
+        return rec.new_event(
+            None, "reconcile_started", "info", f"{len(claimed)} mock(s) claimed", force=force
+        )
+
+    rows = store.claim(
+        entity_ref, owner, lease_seconds=lease_seconds, force=force, now=now, announce=started
+    )
     if not rows:
         return EntitySyncResult(entity_ref=entity_ref, claimed=0)
-    rec = Recorder(store, entity_ref, owner, now)
-    rec.event(None, "reconcile_started", "info", f"{len(rows)} mock(s) claimed", force=force)
     try:
         desired = _load(source, reader, entity_ref)
     except TransientError as exc:
