@@ -91,7 +91,9 @@ def entity_report(
 ) -> tuple[dict[str, Any], str | None]:
     """The entity's metadata as its rows stand now, and why it counts as failed (or None)."""
     rows = store.rows(result.entity_ref)
-    urls = {**result.mock_urls, **answering_urls(client, rows)}
+    known = result.example_urls  # read back by this run: no second read of those services
+    unread = [r for r in rows if r.mock_id not in known]
+    urls = {**result.mock_urls, **known, **answering_urls(client, unread)}
     states = entity_mocks(rows, urls)
     return sync_metadata(result, states), entity_failure(result, states)
 

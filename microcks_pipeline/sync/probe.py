@@ -136,8 +136,11 @@ def example_url(client: MicrocksClient, service_id: str, version: str) -> str | 
     example, a 2xx one if any (the root alone when there is none); None when Microcks has no
     such service."""
     view = client.get_service_view(service_id)
-    if view is None:
-        return None
+    return None if view is None else view_example_url(client, view, version)
+
+
+def view_example_url(client: MicrocksClient, view: Mapping[str, Any], version: str) -> str:
+    """`example_url` from a service view already read."""
     gets = sorted((e for e in examples(view) if e.method == "GET"), key=lambda e: e.status >= 300)
     example = next(iter(gets), None)
     base = mock_root(client, view, version)

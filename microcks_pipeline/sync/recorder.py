@@ -25,6 +25,7 @@ class EntitySyncResult:
     actions: Mapping[str, str] = field(default_factory=dict)
     service_ids: Mapping[str, str] = field(default_factory=dict)
     mock_urls: Mapping[str, str] = field(default_factory=dict)
+    example_urls: Mapping[str, str] = field(default_factory=dict)  # clickable, as read back
     calls: int = 0
     errors: Mapping[str, str] = field(default_factory=dict)
     permanent_failures: tuple[str, ...] = ()
@@ -48,6 +49,7 @@ class Recorder:
         self.actions: dict[str, str] = {}
         self.service_ids: dict[str, str] = {}
         self.mock_urls: dict[str, str] = {}
+        self.example_urls: dict[str, str] = {}
         self.errors: dict[str, str] = {}
         self.causes: dict[str, str] = {}
         self.permanent: list[str] = []
@@ -78,6 +80,8 @@ class Recorder:
             self.service_ids[row.mock_id] = outcome.service_id
         if outcome is not None and outcome.mock_url:
             self.mock_urls[row.mock_id] = outcome.mock_url
+        if outcome is not None and outcome.example_url:
+            self.example_urls[row.mock_id] = outcome.example_url
         if t.step == Step.RELEASE:
             self.store.release(row.id, self.owner, now=self.now)
         elif t.step == Step.COMPLETE:
@@ -162,6 +166,7 @@ class Recorder:
             actions=self.actions,
             service_ids=self.service_ids,
             mock_urls=self.mock_urls,
+            example_urls=self.example_urls,
             calls=calls,
             errors=self.errors,
             permanent_failures=tuple(self.permanent),
