@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -34,6 +34,11 @@ from microcks_pipeline.store.values import (
     _text,
     _utc,
 )
+
+
+class Claim(NamedTuple):
+    claimed: list[StatusRow]  # the rows leased, ordered by id
+    entity_rows: list[StatusRow]  # every row of the entity right after (empty if none claimed)
 
 
 class DesiredRows(StoreBase):
@@ -300,6 +305,22 @@ class DesiredRows(StoreBase):
         `announce`: the event saying what was claimed, written in the claim's transaction when
         it claimed anything.
         """
+        return self.claim_entity(
+            entity_ref, owner, lease_seconds=lease_seconds, force=force, now=now, announce=announce
+        ).claimed
+
+    def claim_entity(
+        self,
+        entity_ref: str,
+        owner: str,
+        *,
+        lease_seconds: float = 300,
+        force: bool = False,
+        now: datetime | None = None,
+        announce: Callable[[Sequence[StatusRow]], Event] | None = None,
+    ) -> Claim:
+        """`claim`, and (when it claimed anything) all of the entity's rows as they stand after
+        it, read in the same transaction: a run needs both, in one round trip."""
         now = _utc(now)
         _text(owner, "owner", OWNER_LEN)
         lease = _seconds(lease_seconds, "lease_seconds")
@@ -315,11 +336,14 @@ class DesiredRows(StoreBase):
             )
             .returning(*_t.c)
         )
+        entity = sa.select(_t).where(_t.c.entity_ref == entity_ref).order_by(_t.c.mock_id)
         with self._tx() as conn:
             rows = sorted((_status_row(r) for r in conn.execute(stmt)), key=lambda r: r.id)
-            if rows and announce is not None:
+            if not rows:
+                return Claim([], [])
+            if announce is not None:
                 insert_events(conn, [announce(rows)], now)
-        return rows
+            return Claim(rows, [_status_row(r) for r in conn.execute(entity)])
 
     def renew(
         self,

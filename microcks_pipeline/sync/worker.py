@@ -106,9 +106,9 @@ class _Done:
 
 def _act(
     client: MicrocksClient,
-    store: StatusStore,
     ref: str,
     rows: Sequence[StatusRow],
+    entity_rows: Sequence[StatusRow],
     wanted: Mapping[str, Desired],
     desired: EntityDesired | None,
 ) -> _Done:
@@ -119,7 +119,8 @@ def _act(
     deletes = [m for m, w in work.items() if w == "delete"]
     if not upsert and not deletes:
         return _Done()
-    keep = set(mocks) | {r.mock_id for r in store.rows(ref) if r.desired_action == "reconcile"}
+    # The entity's rows as the claim read them: the mocks it still wants served.
+    keep = set(mocks) | {r.mock_id for r in entity_rows if r.desired_action == "reconcile"}
     calls_before = client.calls
     try:
         result = reconcile_entity(
@@ -199,7 +200,7 @@ def _sync(
             None, "reconcile_started", "info", f"{len(claimed)} mock(s) claimed", force=force
         )
 
-    rows = store.claim(
+    rows, entity_rows = store.claim_entity(
         entity_ref, owner, lease_seconds=lease_seconds, force=force, now=now, announce=started
     )
     if not rows:
@@ -216,7 +217,7 @@ def _sync(
     wanted = {row.mock_id: desired_of(row.mock_id, desired) for row in rows}
     rec.mocks = {m.mock_id: m for m in desired.mocks} if desired else {}
     try:
-        done = _act(client, store, entity_ref, rows, wanted, desired)
+        done = _act(client, entity_ref, rows, entity_rows, wanted, desired)
     except (AuthError, MicrocksUnreachable) as exc:
         _microcks_wide(store, rec, rows, wanted, classify(exc), now, credentials)
         raise
