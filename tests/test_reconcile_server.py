@@ -26,6 +26,7 @@ from microcks_pipeline.microcks import (
     MicrocksTimeout,
     MicrocksUnreachable,
 )
+from microcks_pipeline.sync.probe import example_url
 from microcks_pipeline.sync.reconcile import reconcile_entity
 
 HASH = entity_hash(ENTITY_REF)
@@ -128,6 +129,19 @@ def test_reconcile_costs_one_lookup_the_uploads_and_one_read_back() -> None:
     )
 
     assert result.calls == 1 + 1 + 2 + 1
+
+
+def test_the_clickable_mock_url_comes_from_the_read_back_and_answers() -> None:
+    with over_http() as m:
+        result = reconcile_entity(m.client, ENTITY_REF, ENTITY_NAME, upsert=[desired_mock()])
+        [outcome] = result.outcomes
+        version = service_version(ENTITY_REF, "default")
+        reread = example_url(m.client, outcome.service_id or "", version)
+        answer = m.get(outcome.example_url or "")
+
+    assert outcome.example_url == reread  # what a separate read of the service gives
+    assert outcome.example_url != outcome.mock_url  # the root plus a GET example's path
+    assert answer.status_code == 200
 
 
 def test_examples_naming_another_service_fail_the_mock_naming_the_file_microcks_skipped() -> None:

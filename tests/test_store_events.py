@@ -197,3 +197,49 @@ def test_global_backoff_refuses_a_naive_time(store: StatusStore) -> None:
         store.set_global_backoff(T0.replace(tzinfo=None), "x")
 
     assert store.global_backoff(now=T0) is None
+
+
+# -- events written with the transition they report -------------------------------------------
+
+
+def test_a_claim_writes_its_started_event_in_the_same_transaction(store: StatusStore) -> None:
+    store.upsert_desired([desired_row(REF)], now=T0)
+
+    def started(rows: object) -> Event:
+        return _event(run_id="run-1", message=f"{len(rows)} mock(s) claimed")  # type: ignore[arg-type]
+
+    (row,) = store.claim(REF, "run-1", now=T0, announce=started)
+    nothing = store.claim(REF, "run-2", now=T0, announce=started)
+
+    assert nothing == []  # a claim that took nothing says nothing
+    (event,) = store.events()
+    assert (event.event_type, event.message, event.run_id) == (
+        "reconcile_started",
+        "1 mock(s) claimed",
+        "run-1",
+    )
+
+
+def test_a_bad_started_event_takes_the_claim_back(store: StatusStore) -> None:
+    store.upsert_desired([desired_row(REF)], now=T0)
+
+    with pytest.raises(ValueError, match="level must be one of"):
+        store.claim(REF, "run-1", now=T0, announce=lambda rows: _event(level="loud"))
+
+    (row,) = store.rows()
+    assert (row.status, row.lease_owner, store.events()) == ("pending", None, [])
+
+
+def test_a_completion_writes_its_events_only_when_the_row_completed(store: StatusStore) -> None:
+    store.upsert_desired([desired_row(REF)], now=T0)
+    (row,) = store.claim(REF, "run-1", now=T0)
+    finished = _event(event_type="reconcile_finished", run_id="run-1", sync_status_id=row.id)
+
+    stale = store.complete(row.id, "run-1", "not-the-desired", now=T0, events=[finished])
+    (again,) = store.claim(REF, "run-1", now=T0)
+    done = store.complete(again.id, "run-1", again.fingerprint_hash, now=T0, events=[finished])
+
+    assert (stale, done) == (False, True)
+    (event,) = store.events()  # only the completion that happened is reported
+    assert (event.event_type, event.sync_status_id) == ("reconcile_finished", row.id)
+    assert store.rows()[0].status == "completed"

@@ -558,3 +558,21 @@ def test_utc_is_used_when_no_clock_is_given(store: StatusStore) -> None:
     store.upsert_desired([desired_row()])
 
     assert _one(store).created_at.tzinfo == UTC
+
+
+def test_a_claim_also_reads_the_entity_s_other_rows_as_they_stand(store: StatusStore) -> None:
+    rows = [desired_row(REF, "default"), desired_row(REF, "v2"), desired_row("api:x/other")]
+    store.upsert_desired(rows, now=T0)
+    default, v2 = sorted(store.claim(REF, "run-0", now=T0), key=lambda r: r.mock_id)
+    assert store.complete(v2.id, "run-0", v2.fingerprint_hash, now=T0)
+    assert store.release(default.id, "run-0", now=T0)
+
+    claimed, entity_rows = store.claim_entity(REF, "run-1", now=T0)
+    nothing = store.claim_entity(REF, "run-2", now=T0)
+
+    assert [r.mock_id for r in claimed] == ["default"]  # the completed row is not due
+    assert [(r.mock_id, r.status, r.lease_owner) for r in entity_rows] == [
+        ("default", "leased", "run-1"),
+        ("v2", "completed", None),
+    ]  # the entity's rows only, after the claim
+    assert (nothing.claimed, nothing.entity_rows) == ([], [])

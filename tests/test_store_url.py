@@ -7,9 +7,14 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+from store_fixtures import T0, desired_row, pg_schema_url, pg_test_url
 
 from microcks_pipeline.core.errors import ConfigError, TransientError
 from microcks_pipeline.store import StatusStore, StoreUnavailable
+from microcks_pipeline.store import engine as engine_module
 from microcks_pipeline.store.engine import ENV_DB_URL
 
 
@@ -115,3 +120,61 @@ def test_a_sqlite_file_in_a_missing_directory_is_reported(tmp_path: Path) -> Non
     store.dispose()
 
     assert not (tmp_path / "missing").exists()
+
+
+# -- pooled PostgreSQL connections ----------------------------------------------------------------
+
+
+def _backend_pid(store: StatusStore) -> int:
+    with store._engine.connect() as conn:  # the pool's one connection
+        return int(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _terminate(pid: int) -> None:
+    admin = sa.create_engine(make_url(pg_test_url()), poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+
+
+def test_a_pooled_connection_the_server_closed_while_idle_is_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 0.0)  # every wait is idle
+    with pg_schema_url() as url:
+        store = StatusStore(url)
+        try:
+            store.migrate()
+            store.upsert_desired([desired_row()], now=T0)
+            first = _backend_pid(store)
+            _terminate(first)  # a server restart or an idle timeout
+
+            (row,) = store.rows()  # no error: the dead connection was pinged and replaced
+
+            assert row.status == "pending" and _backend_pid(store) != first
+        finally:
+            store.dispose()
+
+
+def test_a_connection_given_back_moments_ago_is_used_without_a_ping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    with pg_schema_url() as url:
+        store = StatusStore(url)
+        try:
+            store.migrate()
+            statements: list[str] = []
+            sa.event.listen(
+                store._engine, "before_cursor_execute", lambda *a: statements.append(a[2])
+            )
+            pings = []
+            monkeypatch.setattr(
+                store._engine.dialect, "do_ping", lambda conn: pings.append(conn) or True
+            )
+            store.counts()
+            store.counts()
+
+            assert pings == [] and len(statements) == 2  # one query each, no ping before it
+        finally:
+            store.dispose()

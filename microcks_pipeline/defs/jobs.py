@@ -12,6 +12,7 @@ from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, 
 from microcks_pipeline.defs.runner import (
     MicrocksDown,
     entity_report,
+    keep_event_log_connection,
     require_microcks,
     sync_or_fail,
     sync_step,
@@ -71,6 +72,7 @@ def sync_entities(
 ) -> Iterator[dg.AssetMaterialization | dg.AssetObservation | dg.Output[None]]:
     """Sync many entities in one step, reporting a microcks_services materialization for each."""
     require_microcks(microcks)
+    keep_event_log_connection(context.instance)  # one materialization per entity follows
     store = status_store.store()
     force = is_forced(context.run.tags)
     failed: list[str] = []

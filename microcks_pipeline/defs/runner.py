@@ -19,6 +19,23 @@ from microcks_pipeline.sync.probe import answering_urls
 from microcks_pipeline.sync.recorder import EntitySyncResult
 from microcks_pipeline.sync.worker import sync_entity
 
+# Dagster's PostgreSQL event log opens a new connection for each event it stores (NullPool; a
+# materialization takes two: the event and its asset index), and a batch run stores one per
+# entity. The webserver's engine for the same storage keeps a connection (`optimize_for_webserver`,
+# a no-op on SQLite); a batch run uses it too. Statement timeout as the webserver's default.
+EVENT_LOG_STATEMENT_TIMEOUT_MS = 15_000
+EVENT_LOG_POOL_RECYCLE_SECONDS = 3600
+EVENT_LOG_POOL_OVERFLOW = 2
+
+
+def keep_event_log_connection(instance: dg.DagsterInstance) -> None:
+    """Reuse one connection for this run process's event writes instead of one per event."""
+    instance.event_log_storage.optimize_for_webserver(
+        statement_timeout=EVENT_LOG_STATEMENT_TIMEOUT_MS,
+        pool_recycle=EVENT_LOG_POOL_RECYCLE_SECONDS,
+        max_overflow=EVENT_LOG_POOL_OVERFLOW,
+    )
+
 
 class MicrocksDown(dg.Failure):
     """Microcks refused us or is unreachable: every other entity would fail the same way."""
@@ -74,7 +91,9 @@ def entity_report(
 ) -> tuple[dict[str, Any], str | None]:
     """The entity's metadata as its rows stand now, and why it counts as failed (or None)."""
     rows = store.rows(result.entity_ref)
-    urls = {**result.mock_urls, **answering_urls(client, rows)}
+    known = result.example_urls  # read back by this run: no second read of those services
+    unread = [r for r in rows if r.mock_id not in known]
+    urls = {**result.mock_urls, **known, **answering_urls(client, unread)}
     states = entity_mocks(rows, urls)
     return sync_metadata(result, states), entity_failure(result, states)
 

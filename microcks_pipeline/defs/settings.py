@@ -125,8 +125,10 @@ class Settings:
     batch_threshold: int = 8  # more due entities than this → one batch run instead of one each
     batch_size: int = 500  # at most this many entities per batch run
     # Batch runs come in multiples of this (the runs that may go at once), equally sized: a last,
-    # smaller wave of runs would leave run slots idle while it works.
-    batch_runs: int = 3
+    # smaller wave of runs would leave run slots idle while it works. A batch's step takes a slot
+    # of the microcks_api pool (dagster.yaml: default_limit 2), so more runs than pool slots only
+    # wait: a third run of three would start after the first two end, alone.
+    batch_runs: int = 2
     audit_cron: str = "17 * * * *"
     retention_cron: str = "43 3 * * *"
     retention_days: int = 30

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -60,6 +60,7 @@ class Completion(StoreBase):
         cause: Cause | None = None,
         served: ServedMock | None = None,
         now: datetime | None = None,
+        events: Sequence[Event] = (),
     ) -> bool:
         """Compare-and-set the row to `completed` with `fingerprint` applied.
 
@@ -71,6 +72,7 @@ class Completion(StoreBase):
         `cause`: what the completed row records as its cause (a removal's, or none).
         `served`: what a reconcile left served (kind, includeInSwagger, name, mock URL); a
         completed delete clears the mock URL, so the status service stops calling it served.
+        `events`: written in the same transaction when the row completed (not when it did not).
         """
         now = _utc(now)
         _check_cause(cause)
@@ -105,8 +107,11 @@ class Completion(StoreBase):
                 updated_at=now,
             )
         )
+        values = [_event_values(e, now) for e in events]  # checked before the transaction
         with self._tx() as conn:
             if conn.execute(stmt).rowcount == 1:
+                if values:
+                    conn.execute(sa.insert(events_table), values)
                 return True
             self._to_pending(conn, row_id, owner, now)
             return False

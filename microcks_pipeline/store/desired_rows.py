@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -13,9 +13,11 @@ from sqlalchemy.engine import Connection, Row
 
 from microcks_pipeline.core.model import (
     DesiredRow,
+    Event,
     StatusRow,
 )
 from microcks_pipeline.store.base import StoreBase
+from microcks_pipeline.store.events import insert_events
 from microcks_pipeline.store.sanitize import sanitize_error
 from microcks_pipeline.store.schema import (
     OWNER_LEN,
@@ -32,6 +34,11 @@ from microcks_pipeline.store.values import (
     _text,
     _utc,
 )
+
+
+class Claim(NamedTuple):
+    claimed: list[StatusRow]  # the rows leased, ordered by id
+    entity_rows: list[StatusRow]  # every row of the entity right after (empty if none claimed)
 
 
 class DesiredRows(StoreBase):
@@ -288,13 +295,32 @@ class DesiredRows(StoreBase):
         lease_seconds: float = 300,
         force: bool = False,
         now: datetime | None = None,
+        announce: Callable[[Sequence[StatusRow]], Event] | None = None,
     ) -> list[StatusRow]:
         """Lease the entity's rows that are due to `owner`; returns them (ordered by id).
 
         Atomic: PostgreSQL locks the candidates with FOR UPDATE SKIP LOCKED and leases them in
         the same statement; SQLite runs one guarded UPDATE ... RETURNING under BEGIN IMMEDIATE.
         Two concurrent claimers never receive the same row.
+        `announce`: the event saying what was claimed, written in the claim's transaction when
+        it claimed anything.
         """
+        return self.claim_entity(
+            entity_ref, owner, lease_seconds=lease_seconds, force=force, now=now, announce=announce
+        ).claimed
+
+    def claim_entity(
+        self,
+        entity_ref: str,
+        owner: str,
+        *,
+        lease_seconds: float = 300,
+        force: bool = False,
+        now: datetime | None = None,
+        announce: Callable[[Sequence[StatusRow]], Event] | None = None,
+    ) -> Claim:
+        """`claim`, and (when it claimed anything) all of the entity's rows as they stand after
+        it, read in the same transaction: a run needs both, in one round trip."""
         now = _utc(now)
         _text(owner, "owner", OWNER_LEN)
         lease = _seconds(lease_seconds, "lease_seconds")
@@ -310,9 +336,14 @@ class DesiredRows(StoreBase):
             )
             .returning(*_t.c)
         )
+        entity = sa.select(_t).where(_t.c.entity_ref == entity_ref).order_by(_t.c.mock_id)
         with self._tx() as conn:
-            rows = [_status_row(r) for r in conn.execute(stmt)]
-        return sorted(rows, key=lambda r: r.id)
+            rows = sorted((_status_row(r) for r in conn.execute(stmt)), key=lambda r: r.id)
+            if not rows:
+                return Claim([], [])
+            if announce is not None:
+                insert_events(conn, [announce(rows)], now)
+            return Claim(rows, [_status_row(r) for r in conn.execute(entity)])
 
     def renew(
         self,

@@ -5,19 +5,24 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 
 from microcks_pipeline.core.errors import ConfigError
 
 ENV_DB_URL = "MICROCKS_PIPELINE_DB_URL"
 DEFAULT_SQLITE_FILE = "microcks-pipeline.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A pooled PostgreSQL connection idle longer than this is pinged before use (a server restart or
+# an idle timeout may have closed it); one given back within it is taken as alive. pool_pre_ping
+# pings before every transaction: a round trip each, four per synced entity in a batch run.
+PING_AFTER_IDLE_SECONDS = 1.0
 
 _SECRET_QUERY_KEY = re.compile(r"pass|pwd|secret|token|key|auth|cred", re.IGNORECASE)
 
@@ -111,7 +116,37 @@ def _create_engine(url: URL) -> Engine:
         _configure_sqlite(engine)
         return engine
     # execute_batch for UPDATE executemany: the catalog sensor rewrites thousands of rows at once.
-    return sa.create_engine(url, pool_pre_ping=True, executemany_mode="values_plus_batch")
+    engine = sa.create_engine(url, executemany_mode="values_plus_batch")
+    _ping_idle_connections(engine)
+    return engine
+
+
+_IDLE_SINCE = "mp_idle_since"
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """pool_pre_ping for connections idle more than PING_AFTER_IDLE_SECONDS (SQLAlchemy's
+    "pessimistic disconnect handling": a DisconnectionError on checkout makes the pool replace
+    the connection and try again)."""
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _taken(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is not None and time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("the pooled connection did not answer a ping") from exc
 
 
 BEGIN_IMMEDIATE = "mp_begin_immediate"

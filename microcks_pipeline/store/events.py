@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from microcks_pipeline.core.model import (
     Event,
@@ -21,6 +22,15 @@ from microcks_pipeline.store.values import (
 )
 
 
+def insert_events(conn: Connection, events: Sequence[Event], now: datetime) -> int:
+    """Insert events inside the caller's transaction (a transition and the event saying so
+    commit together: one round trip less, and never one without the other)."""
+    values = [_event_values(e, now) for e in events]
+    if values:
+        conn.execute(sa.insert(events_table), values)
+    return len(values)
+
+
 class EventLog(StoreBase):
     """`csit_microcks_sync_events`: what happened to each row, in order."""
 
@@ -29,7 +39,7 @@ class EventLog(StoreBase):
     def append_events(self, events: Sequence[Event], *, now: datetime | None = None) -> int:
         """Append events (messages and detail strings sanitized); all or nothing."""
         now = _utc(now)
-        values = [_event_values(e, now) for e in events]
+        values = [_event_values(e, now) for e in events]  # checked before any transaction
         if not values:
             return 0
         with self._tx() as conn:

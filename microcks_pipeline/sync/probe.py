@@ -29,8 +29,11 @@ def example_url(client: MicrocksClient, service_id: str, version: str = "") -> s
     the SOAP or GraphQL endpoint, gRPC host:port/method, the WebSocket URL of an event); None
     when Microcks has no such service."""
     view = client.get_service_view(service_id)
-    if view is None:
-        return None
+    return None if view is None else view_example_url(client, view)
+
+
+def view_example_url(client: MicrocksClient, view: Mapping[str, Any]) -> str:
+    """`example_url` from a service view already read (a run's own read-back)."""
     return serving(_type(view)).address(client.endpoints(ws=_type(view) == "EVENT"), view)
 
 

@@ -45,6 +45,7 @@ from microcks_pipeline.core.observed import ObservedService, parse_service_view
 from microcks_pipeline.kinds import serving
 from microcks_pipeline.microcks.client import MicrocksClient
 from microcks_pipeline.microcks.errors import MicrocksUnreachable
+from microcks_pipeline.sync.probe import view_example_url
 
 Action = Literal["created", "updated", "deleted", "absent", "failed"]
 
@@ -60,6 +61,8 @@ class MockOutcome:
     error: PipelineError | None = None  # TransientError / PermanentError (AuthError is raised)
     warnings: tuple[str, ...] = ()
     applied: AppliedRecord | None = None  # what the service verifiably holds, for the store
+    # A clickable mock URL (probe.example_url) from the run's own read-back: no second read.
+    example_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -237,11 +240,11 @@ def _upsert(
         elif mock.labelled_owner:
             _claim(client, mock, recorded_id)
         _act(client, state, first_pass(state, applied), warnings)
-        observed = _observe(client, mock)
+        observed, view = _observe(client, mock)
         if differences(state.record.expected, observed):
             # Changed in Microcks (override, foreign examples, labels): repair, then look again.
             _act(client, state, repair_pass(state, observed), warnings, observed.service_id)
-            observed = _observe(client, mock)
+            observed, view = _observe(client, mock)
             left = differences(state.record.expected, observed)
             if left:
                 # The same uploads would leave the same difference: an operator must look.
@@ -267,6 +270,7 @@ def _upsert(
         ),
         warnings=tuple(warnings),
         applied=state.record,
+        example_url=view_example_url(client, view),
     )
 
 
@@ -301,8 +305,10 @@ def _act(
                 )
 
 
-def _observe(client: MicrocksClient, mock: DesiredMock) -> ObservedService:
-    """The one read-back: the service with its messages."""
+def _observe(
+    client: MicrocksClient, mock: DesiredMock
+) -> tuple[ObservedService, Mapping[str, Any]]:
+    """The one read-back: the service with its messages, parsed and as read."""
     expected = f"{mock.service_name}:{mock.version}"
     view = client.read_service(mock.service_name, mock.version)
     if view is None:
@@ -313,7 +319,7 @@ def _observe(client: MicrocksClient, mock: DesiredMock) -> ObservedService:
         raise TransientError(f"Microcks answered no service in the view of {expected}") from None
     if observed.name != mock.service_name or observed.version != mock.version:
         raise PermanentError(f"Microcks read back {observed.name!r} for {expected}")
-    return observed
+    return observed, view
 
 
 def _delete(client: MicrocksClient, mock_id: str, victims: list[dict[str, Any]]) -> MockOutcome:

@@ -25,6 +25,7 @@ class EntitySyncResult:
     actions: Mapping[str, str] = field(default_factory=dict)
     service_ids: Mapping[str, str] = field(default_factory=dict)
     mock_urls: Mapping[str, str] = field(default_factory=dict)
+    example_urls: Mapping[str, str] = field(default_factory=dict)  # clickable, as read back
     calls: int = 0
     errors: Mapping[str, str] = field(default_factory=dict)
     permanent_failures: tuple[str, ...] = ()
@@ -48,6 +49,7 @@ class Recorder:
         self.actions: dict[str, str] = {}
         self.service_ids: dict[str, str] = {}
         self.mock_urls: dict[str, str] = {}
+        self.example_urls: dict[str, str] = {}
         self.errors: dict[str, str] = {}
         self.causes: dict[str, str] = {}
         self.permanent: list[str] = []
@@ -55,7 +57,14 @@ class Recorder:
         self.mocks: dict[str, DesiredMock] = {}  # what the run read, for the served record
 
     def event(self, row: StatusRow | None, kind: str, level: str, message: str, **details) -> None:
-        event = Event(
+        self.store.append_events(
+            [self.new_event(row, kind, level, message, **details)], now=self.now
+        )
+
+    def new_event(
+        self, row: StatusRow | None, kind: str, level: str, message: str, **details
+    ) -> Event:
+        return Event(
             entity_ref=self.ref,
             mock_id=row.mock_id if row else None,
             sync_status_id=row.id if row else None,
@@ -65,13 +74,14 @@ class Recorder:
             run_id=self.owner,
             details=details,
         )
-        self.store.append_events([event], now=self.now)
 
     def apply(self, row: StatusRow, t: Transition, outcome: MockOutcome | None = None) -> None:
         if outcome is not None and outcome.service_id:
             self.service_ids[row.mock_id] = outcome.service_id
         if outcome is not None and outcome.mock_url:
             self.mock_urls[row.mock_id] = outcome.mock_url
+        if outcome is not None and outcome.example_url:
+            self.example_urls[row.mock_id] = outcome.example_url
         if t.step == Step.RELEASE:
             self.store.release(row.id, self.owner, now=self.now)
         elif t.step == Step.COMPLETE:
@@ -91,6 +101,9 @@ class Recorder:
         mock = self.mocks.get(row.mock_id)
         served = served_mock(mock, outcome.mock_url) if outcome and mock else None
         assert t.fingerprint is not None
+        finished = self.new_event(
+            row, t.event or "finished", "info", t.message, service_id=service_id
+        )
         done = self.store.complete(
             row.id,
             self.owner,
@@ -100,11 +113,11 @@ class Recorder:
             cause=t.cause,
             served=served,
             now=self.now,
+            events=[finished],  # the row and the event saying so commit together
         )
         if not done:
             return self._superseded(row)
         self.actions[row.mock_id] = t.message
-        self.event(row, t.event or "finished", "info", t.message, service_id=service_id)
 
     def _failed(self, row: StatusRow, t: Transition) -> None:
         self.actions[row.mock_id] = "failed"
@@ -153,6 +166,7 @@ class Recorder:
             actions=self.actions,
             service_ids=self.service_ids,
             mock_urls=self.mock_urls,
+            example_urls=self.example_urls,
             calls=calls,
             errors=self.errors,
             permanent_failures=tuple(self.permanent),

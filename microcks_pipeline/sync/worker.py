@@ -33,7 +33,7 @@ from microcks_pipeline.core.lifecycle import (
     global_backoff_for,
     work_for,
 )
-from microcks_pipeline.core.model import StatusRow
+from microcks_pipeline.core.model import Event, StatusRow
 from microcks_pipeline.microcks import MicrocksClient
 from microcks_pipeline.microcks.errors import MicrocksBusy, MicrocksUnreachable
 from microcks_pipeline.sources.artifacts import ArtifactReader
@@ -106,9 +106,9 @@ class _Done:
 
 def _act(
     client: MicrocksClient,
-    store: StatusStore,
     ref: str,
     rows: Sequence[StatusRow],
+    entity_rows: Sequence[StatusRow],
     wanted: Mapping[str, Desired],
     desired: EntityDesired | None,
 ) -> _Done:
@@ -119,7 +119,8 @@ def _act(
     deletes = [m for m, w in work.items() if w == "delete"]
     if not upsert and not deletes:
         return _Done()
-    keep = set(mocks) | {r.mock_id for r in store.rows(ref) if r.desired_action == "reconcile"}
+    # The entity's rows as the claim read them: the mocks it still wants served.
+    keep = set(mocks) | {r.mock_id for r in entity_rows if r.desired_action == "reconcile"}
     calls_before = client.calls
     try:
         result = reconcile_entity(
@@ -193,11 +194,18 @@ def _sync(
     lease_seconds: float,
 ) -> EntitySyncResult:
     _wait_for_global_backoff(store, now, credentials)
-    rows = store.claim(entity_ref, owner, lease_seconds=lease_seconds, force=force, now=now)
+    rec = Recorder(store, entity_ref, owner, now)
+
+    def started(claimed: Sequence[StatusRow]) -> Event:
+        return rec.new_event(
+            None, "reconcile_started", "info", f"{len(claimed)} mock(s) claimed", force=force
+        )
+
+    rows, entity_rows = store.claim_entity(
+        entity_ref, owner, lease_seconds=lease_seconds, force=force, now=now, announce=started
+    )
     if not rows:
         return EntitySyncResult(entity_ref=entity_ref, claimed=0)
-    rec = Recorder(store, entity_ref, owner, now)
-    rec.event(None, "reconcile_started", "info", f"{len(rows)} mock(s) claimed", force=force)
     try:
         desired = _load(source, reader, entity_ref)
     except TransientError as exc:
@@ -210,7 +218,7 @@ def _sync(
     wanted = {row.mock_id: desired_of(row.mock_id, desired) for row in rows}
     rec.mocks = {m.mock_id: m for m in desired.mocks} if desired else {}
     try:
-        done = _act(client, store, entity_ref, rows, wanted, desired)
+        done = _act(client, entity_ref, rows, entity_rows, wanted, desired)
     except (AuthError, MicrocksUnreachable) as exc:
         _microcks_wide(store, rec, rows, wanted, classify(exc), now, credentials)
         raise
