@@ -83,6 +83,10 @@ def test_every_managed_entity_of_a_url_registered_catalog_is_synced(world, backs
         "orders-api",
         "payments-api",
         "users-api",
+        "user-signedup-events",
+        "movies-graphql",
+        # Microcks names a gRPC service from the proto's package and service, not the entity
+        "io.github.microcks.grpc.hello.v1.HelloService",
     }
     assert mock(world, PETSTORE, "default", "/pets/3") == (
         200,
