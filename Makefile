@@ -71,6 +71,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/microcks_calls.py
 	$(BIN)/python bench/sync_latency.py
 	$(BIN)/python bench/remote_scan.py
+	$(BIN)/python bench/scale_10k.py
 
 # The production kit's offline checks alone (also part of `make test`): hadolint, values vs the
 # chart, the rendered instance vs Dagster's schemas, manifests vs the Kubernetes schemas.
