@@ -29,12 +29,19 @@ def example_url(client: MicrocksClient, service_id: str, version: str = "") -> s
     the SOAP or GraphQL endpoint, gRPC host:port/method, the WebSocket URL of an event); None
     when Microcks has no such service."""
     view = client.get_service_view(service_id)
-    return None if view is None else view_example_url(client, view)
-
-
-def view_example_url(client: MicrocksClient, view: Mapping[str, Any]) -> str:
-    """`example_url` from a service view already read (a run's own read-back)."""
+    if view is None:
+        return None
     return serving(_type(view)).address(client.endpoints(ws=_type(view) == "EVENT"), view)
+
+
+def view_example_url(client: MicrocksClient, view: Mapping[str, Any]) -> str | None:
+    """`example_url` from a service view already read (a run's own read-back), when it costs no
+    call: None for an event mock while the WebSocket endpoint is not known yet (asking Microcks
+    for it is left to the asset view's own lookup, outside the reconcile's call budget)."""
+    endpoints = client.endpoints()
+    if _type(view) == "EVENT" and not endpoints.ws:
+        return None
+    return serving(_type(view)).address(endpoints, view)
 
 
 def answering_urls(client: MicrocksClient, rows: Iterable[StatusRow]) -> dict[str, str]:
