@@ -9,10 +9,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 
 import dagster as dg
-from dagster_fixtures import CLIENT_SECRET, World, request_for
+from dagster_fixtures import CLIENT_SECRET, World, make_world, request_for
 
 from microcks_pipeline.defs import settings as s
 from microcks_pipeline.localserver import DEFAULT_CLIENT_ID
@@ -32,6 +35,20 @@ with dg.DagsterInstance.get() as instance:
         instance=instance, partition_key=partition, tags=tags, raise_on_error=False
     )
 """
+
+
+@contextmanager
+def world_on_disk(tmp_path: Path) -> Iterator[World]:
+    """The shared world with its Dagster instance on disk, so run processes started from it
+    report into the same instance; the local server can inject faults (a slowed upload)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with (
+        make_world(tmp_path, faults=True) as base,
+        dg.DagsterInstance.from_config(str(home)) as instance,
+    ):
+        yield replace(base, instance=instance)
 
 
 def wait_for(what: str, found: Callable[[], object], timeout: float = 60.0) -> object:

@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_fixtures import World, make_world, request_for
-from run_process_fixtures import FAILED, PETSTORE, interrupt, leased, start_a_slow_run
+from dagster_fixtures import World, request_for
+from run_process_fixtures import (
+    FAILED,
+    PETSTORE,
+    interrupt,
+    leased,
+    start_a_slow_run,
+    world_on_disk,
+)
 
 from microcks_pipeline.core.identity import service_version
 
@@ -22,14 +28,8 @@ CANCELED = "release_leases_of_canceled_runs"
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    with (
-        make_world(tmp_path, faults=True) as base,
-        dg.DagsterInstance.from_config(str(home)) as instance,
-    ):
-        yield replace(base, instance=instance)
+    with world_on_disk(tmp_path) as world:
+        yield world
 
 
 def release_and_resync(world: World, sensor: str, cursor: str | None, run_id: str) -> None:

@@ -10,13 +10,19 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_fixtures import World, make_world, request_for
-from run_process_fixtures import FAILED, PETSTORE, leased, start_a_slow_run, wait_for
+from dagster_fixtures import World, request_for
+from run_process_fixtures import (
+    FAILED,
+    PETSTORE,
+    leased,
+    start_a_slow_run,
+    wait_for,
+    world_on_disk,
+)
 
 from microcks_pipeline.core.identity import service_version
 from microcks_pipeline.definitions import defs
@@ -29,14 +35,8 @@ LEASE = 3  # seconds: the run and the sensors use the same, short lease time
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setenv(s.LEASE_SECONDS, str(LEASE))
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    with (
-        make_world(tmp_path, faults=True) as base,
-        dg.DagsterInstance.from_config(str(home)) as instance,
-    ):
-        yield replace(base, instance=instance)
+    with world_on_disk(tmp_path) as world:
+        yield world
 
 
 def failure_message(world: World, run_id: str) -> str:
