@@ -243,12 +243,7 @@ class MicrocksClient:
             response = self._request("GET", "/api/features/config", what="features config")
         except (TransientError, MicrocksUnreachable):
             return None
-        if response.status_code != 200:
-            return None
-        try:
-            body = response.json()
-        except ValueError:
-            return None
+        body = _optional_json(response)
         feature = body.get("async-api") if isinstance(body, dict) else None
         value = feature.get("endpoint-WS") if isinstance(feature, dict) else None
         return value.strip() if isinstance(value, str) and value.strip() else None
@@ -258,12 +253,7 @@ class MicrocksClient:
         response = self._request(
             "GET", f"/api/resources/service/{quote(service_id, safe='')}", what="resources"
         )
-        if response.status_code != 200:
-            return None
-        try:
-            body = response.json()
-        except ValueError:
-            return None
+        body = _optional_json(response)
         return [r for r in body if isinstance(r, dict)] if isinstance(body, list) else None
 
     def mock_url(self, name: str, version: str) -> str:
@@ -365,3 +355,14 @@ def _json_body(response: httpx.Response, what: str, kind: type[dict] | type[list
 
 def _json_list(response: httpx.Response, what: str) -> list[dict[str, Any]]:
     return [item for item in _json_body(response, what, list) if isinstance(item, dict)]
+
+
+def _optional_json(response: httpx.Response) -> Any:
+    """The JSON body of a 200 answer; None for another status or a body that is not JSON
+    (for reads Microcks may not offer, whose absence is not an error)."""
+    if response.status_code != 200:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
