@@ -17,7 +17,8 @@ def served_mock(mock: DesiredMock, mock_url: str | None) -> ServedMock | None:
     """The row's record of a mock a reconcile just completed; None without a mock URL.
 
     `mock_url`: where Microcks serves it, as the reconcile outcome (and the asset's metadata)
-    gives it: the REST mock's root, `<microcks>/rest/<name>/<version>`."""
+    gives it: the root its kind serves it at (`<microcks>/rest/<name>/<version>` for REST,
+    the GraphQL or SOAP endpoint, `grpc://host:port/<service>`, the WebSocket base)."""
     if not mock_url:
         return None
     return ServedMock(
