@@ -83,3 +83,41 @@ def test_rows_changed_after_the_run_was_created_are_left_alone(store: StatusStor
 def test_a_naive_since_is_a_clear_error(store: StatusStore) -> None:
     with pytest.raises(ValueError, match="since must be a timezone-aware datetime"):
         store.requeue_untouched([REF], "run-x", "ended", since=T0.replace(tzinfo=None))
+
+
+def test_a_heartbeat_renews_only_its_runs_leases_and_keeps_it_alive_between_entities(
+    store: StatusStore,
+) -> None:
+    store.upsert_desired([desired_row(REF, "default"), desired_row(OTHER, "default")], now=T0)
+    store.claim(REF, "run-beating", lease_seconds=LEASE, now=T0)
+    store.claim(OTHER, "run-other", lease_seconds=LEASE, now=T0)
+    beat_at = T0 + timedelta(seconds=LEASE - 1)
+
+    held = store.beat("run-beating", hold_seconds=LEASE, now=beat_at)
+
+    assert held == 1
+    (mine,) = store.rows(REF)
+    (theirs,) = store.rows(OTHER)
+    assert mine.lease_expires_at == beat_at + timedelta(seconds=LEASE)
+    assert theirs.lease_expires_at == T0 + timedelta(seconds=LEASE)
+    # Past the other run's lease, the beating run is alive, the other is not.
+    later = T0 + timedelta(seconds=LEASE + 5)
+    assert store.runs_alive(["run-beating", "run-other"], since=later, now=later) == {"run-beating"}
+    # Between two entities a run holds no row; its heartbeat alone says it is alive.
+    store.complete(mine.id, "run-beating", mine.fingerprint_hash, now=later)
+    store.beat("run-beating", hold_seconds=LEASE, now=later)
+    after = later + timedelta(seconds=LEASE - 1)
+    assert store.runs_alive(["run-beating"], since=after, now=after) == {"run-beating"}
+    # One hold of silence, or an ended run, and it is not.
+    silent = later + timedelta(seconds=LEASE + 1)
+    assert store.runs_alive(["run-beating"], since=silent, now=silent) == set()
+    store.end_beats("run-beating")
+    assert store.runs_alive(["run-beating"], since=later, now=later) == set()
+
+
+def test_a_heartbeat_refuses_a_hold_that_is_not_positive(store: StatusStore) -> None:
+    store.upsert_desired([desired_row(REF, "default")], now=T0)
+    store.claim(REF, "run-1", lease_seconds=LEASE, now=T0)
+    with pytest.raises(ValueError, match="hold_seconds must be positive"):
+        store.beat("run-1", hold_seconds=0, now=T0)
+    assert store.rows(REF)[0].lease_expires_at == T0 + timedelta(seconds=LEASE)

@@ -1,5 +1,5 @@
-"""No run is a zombie: a sync run whose worker died unseen (SIGKILL, a lost node) and holds no
-live lease past the lease time stops covering its entities, is marked failed with a reason an
+"""No run is a zombie: a sync run whose worker died unseen (SIGKILL, a lost node) stops beating,
+and a third of the lease time later it stops covering its entities, is marked failed with a reason an
 operator can read, and its mocks are synced again; a run that failed before taking its rows
 (a launch failure) makes them due again under a new run key; one release tick copes with a
 failed run that held leases beside one that held none. Real run processes, a real on-disk
@@ -29,7 +29,7 @@ from microcks_pipeline.definitions import defs
 from microcks_pipeline.defs import settings as s
 
 ORDERS = "api:default/orders-api"
-LEASE = 3  # seconds: the run and the sensors use the same, short lease time
+LEASE = 3  # seconds: the run and the sensors use the same, short lease time (hold 1 s)
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def served_name(world: World) -> str:
     return world.get(mock + "/pets/3").json()["name"]
 
 
-def test_a_run_killed_unseen_is_marked_failed_after_the_lease_time_and_resynced(
+def test_a_run_killed_unseen_is_marked_failed_within_the_lease_time_and_resynced(
     world: World,
 ) -> None:
     process, run_id, _ = start_a_slow_run(world, env={s.LEASE_SECONDS: str(LEASE)})
@@ -65,29 +65,35 @@ def test_a_run_killed_unseen_is_marked_failed_after_the_lease_time_and_resynced(
 
     process.send_signal(signal.SIGKILL)  # no handler runs: nobody tells Dagster
     process.wait(timeout=30)
+    killed_at = time.monotonic()
     world.server.app.state.faults.clear()
-    time.sleep(LEASE + 1)
+    time.sleep(LEASE / 3 + 0.5)  # one hold of silence
     assert world.instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED
 
     requests = world.tick_sync().run_requests
     run = world.instance.get_run_by_id(run_id)
     assert run.status == dg.DagsterRunStatus.FAILURE
     reason = failure_message(world, run_id)
-    assert "held no lease and written no event for the lease time (3 s)" in reason
+    assert "sent no heartbeat, held no lease and written no event for 1 s" in reason
     assert "its entities are due again" in reason
     assert not leased(world)
     (result,) = world.run_all([request_for(requests, PETSTORE)])
     assert result.success
     assert served_name(world) == "Spike"
+    assert time.monotonic() - killed_at < LEASE * 3  # a run in-process starts in a few seconds
     assert {r.status for r in world.store.rows(PETSTORE)} == {"completed"}
 
 
-def test_a_started_run_that_still_holds_its_lease_is_not_a_zombie(world: World) -> None:
-    process, run_id, _ = start_a_slow_run(world, env={s.LEASE_SECONDS: "600"})
+def test_a_slow_run_keeps_its_lease_beyond_the_lease_time_by_its_heartbeat(world: World) -> None:
+    process, run_id, _ = start_a_slow_run(world, env={s.LEASE_SECONDS: str(LEASE)})
     try:
-        time.sleep(LEASE + 1)  # older than the sensors' lease time, but its lease is live
+        claimed = leased(world)[0].lease_expires_at
+        time.sleep(LEASE + 1)  # its one upload takes longer than the lease time
         assert PETSTORE not in requested(world)
         assert world.instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED
+        rows = leased(world)
+        assert rows and {r.lease_owner for r in rows} == {run_id}
+        assert all(r.lease_expires_at > claimed for r in rows)  # renewed by its heartbeat
     finally:
         process.kill()
         process.wait(timeout=30)

@@ -12,6 +12,7 @@ from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, 
 from microcks_pipeline.defs.runner import (
     MicrocksDown,
     entity_report,
+    heartbeat,
     keep_event_log_connection,
     require_microcks,
     sync_or_fail,
@@ -76,7 +77,11 @@ def sync_entities(
     store = status_store.store()
     force = is_forced(context.run.tags)
     failed: list[str] = []
-    with catalog.open() as (source, reader), microcks.client(store) as client:
+    with (
+        heartbeat(context, store),
+        catalog.open() as (source, reader),
+        microcks.client(store) as client,
+    ):
         for done, ref in enumerate(config.entity_refs):
             try:
                 result = sync_or_fail(

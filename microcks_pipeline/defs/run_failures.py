@@ -1,7 +1,8 @@
 """Run-status sensors: a run that failed (crashed, killed) or was cancelled gives its leases back.
 
-A run leases its entity's rows for 300 s and renews the lease while it works. When the run dies
-the lease would hold the rows until it expires; Dagster, though, knows within a second that the
+A run leases its entity's rows for a third of the lease time and renews the lease with its
+heartbeat while it works (`sync.heartbeat`). When the run dies the lease would hold the rows
+until it lapses; Dagster, though, knows within a second that the
 run failed or was cancelled. These sensors react to that event and put every row the run still
 leases back to `pending` (StatusStore.release_run: due at once the first time, backing off if
 the row keeps ending runs), writing a `retry_scheduled` event per row. The sync sensor's next

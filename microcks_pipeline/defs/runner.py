@@ -15,6 +15,7 @@ from microcks_pipeline.microcks import MicrocksClient
 from microcks_pipeline.sources.artifacts import ArtifactReader
 from microcks_pipeline.sources.catalog.entity import CatalogSource
 from microcks_pipeline.store import StatusStore
+from microcks_pipeline.sync.heartbeat import Heartbeat, LeaseTimes
 from microcks_pipeline.sync.probe import answering_urls
 from microcks_pipeline.sync.recorder import EntitySyncResult
 from microcks_pipeline.sync.worker import sync_entity
@@ -35,6 +36,16 @@ def keep_event_log_connection(instance: dg.DagsterInstance) -> None:
         pool_recycle=EVENT_LOG_POOL_RECYCLE_SECONDS,
         max_overflow=EVENT_LOG_POOL_OVERFLOW,
     )
+
+
+def lease_times() -> LeaseTimes:
+    return LeaseTimes(Settings.from_env().lease_seconds)
+
+
+def heartbeat(context: dg.OpExecutionContext, store: StatusStore) -> Heartbeat:
+    """The step's heartbeat: its run's leases stay live while it works, and lapse soon after
+    its worker is lost (`sync.heartbeat`)."""
+    return Heartbeat(store, context.run.run_id, lease_times())
 
 
 class MicrocksDown(dg.Failure):
@@ -64,7 +75,7 @@ def sync_or_fail(
             owner=owner,
             force=force,
             credentials=credentials,
-            lease_seconds=Settings.from_env().lease_seconds,
+            lease_seconds=lease_times().hold,  # renewed by the step's heartbeat
         )
     except AuthError as exc:
         raise MicrocksDown(
@@ -116,7 +127,11 @@ def sync_step(
     """
     require_microcks(microcks)
     store = status_store.store()
-    with catalog.open() as (source, reader), microcks.client(store) as client:
+    with (
+        heartbeat(context, store),
+        catalog.open() as (source, reader),
+        microcks.client(store) as client,
+    ):
         result = sync_or_fail(
             entity_ref,
             source=source,

@@ -1,8 +1,9 @@
-"""Zombie runs: a started sync run silent for the lease time is marked failed, its rows given back.
+"""Zombie runs: a started sync run silent for a hold is marked failed, its rows given back.
 
 Which runs are zombies is decided in `sync.zombies`; this module reads Dagster's run records,
 asks the status store for signs of life, and tells the instance (a readable failure reason on
-the run) and the store (the run's leased rows pending again, due at once).
+the run; the `microcks_api` pool slot its step held freed, which Dagster does only for runs
+that end themselves) and the store (the run's leased rows pending again, due at once).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from microcks_pipeline.defs.run_requests import BATCH_JOB, BATCH_OP, DELETE_JOB, DELETE_OP, SYNC_JOB
-from microcks_pipeline.defs.settings import Settings
+from microcks_pipeline.defs.runner import lease_times
 from microcks_pipeline.store import StatusStore
 from microcks_pipeline.sync.zombies import StartedRun, old_enough, zombies
 
@@ -54,20 +55,23 @@ def fail_zombie_runs(
 ) -> set[str]:
     """Mark the zombie sync runs among `records` failed and give their rows back; their ids."""
     now = now or datetime.now(UTC)
-    lease = timedelta(seconds=Settings.from_env().lease_seconds)
+    hold = timedelta(seconds=lease_times().hold)
     started = [
         StartedRun(r.dagster_run.run_id, _run_start(r))
         for r in records
         if r.dagster_run.status in _STARTED and r.dagster_run.job_name in LEASING_JOBS
     ]
     by_id = {r.dagster_run.run_id: r for r in records}
-    stepping = [_step_started(instance, by_id[r.run_id]) for r in old_enough(started, now, lease)]
-    candidates = old_enough([r for r in stepping if r is not None], now, lease)
+    stepping = [_step_started(instance, by_id[r.run_id]) for r in old_enough(started, now, hold)]
+    candidates = old_enough([r for r in stepping if r is not None], now, hold)
     if not candidates:
         return set()
-    alive = store.runs_alive([r.run_id for r in candidates], since=now - lease, now=now)
-    dead = zombies(candidates, alive, lease)
+    alive = store.runs_alive([r.run_id for r in candidates], since=now - hold, now=now)
+    dead = zombies(candidates, alive, hold)
     for run_id, reason in dead.items():
         store.release_run(run_id, f"run {run_id} {reason}", now=now)
+        store.end_beats(run_id)
         instance.report_run_failed(by_id[run_id].dagster_run, message=reason)
+        if instance.event_log_storage.supports_global_concurrency_limits:
+            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
     return set(dead)

@@ -345,26 +345,6 @@ class Completion(StoreBase):
             )
         return len(rows)
 
-    def runs_alive(
-        self, owners: Iterable[str], *, since: datetime, now: datetime | None = None
-    ) -> set[str]:
-        """Which of `owners` (run ids) showed a sign of life: a live lease at `now`, or an event
-        written after `since`. A run that shows none holds nothing and does nothing."""
-        now, since = _utc(now), _utc(since, "since")
-        owners = sorted(set(owners))
-        if not owners:
-            return set()
-        leasing = sa.select(_t.c.lease_owner).where(
-            _t.c.lease_owner.in_(owners), _t.c.status == "leased", _t.c.lease_expires_at > now
-        )
-        writing = sa.select(events_table.c.run_id).where(
-            events_table.c.created_at > since, events_table.c.run_id.in_(owners)
-        )
-        with self._tx(write=False) as conn:
-            alive = {r[0] for r in conn.execute(leasing.distinct())}
-            alive |= {r[0] for r in conn.execute(writing.distinct())}
-        return alive
-
 
 def _given(served: ServedMock | None, field: str, column: str | None = None) -> Any:
     """The value `served` gives for a column, else the column's current value."""
