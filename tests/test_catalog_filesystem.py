@@ -435,3 +435,53 @@ def test_get_entity_sees_changes_once_the_cache_is_off(root):
 def test_get_entity_refuses_a_ref_of_another_kind(root):
     with pytest.raises(ValueError, match="not an API"):
         FilesystemCatalog(root).get_entity("component:default/pets")
+
+
+def test_get_entity_reads_only_the_entitys_own_file_between_listings(root, monkeypatch):
+    write(root / "a" / "catalog-info.yaml", api_doc("pets"))
+    other = write(root / "b" / "catalog-info.yaml", api_doc("orders"))
+    catalog = FilesystemCatalog(root, cache_seconds=0)
+    catalog.list_entities()
+    edited = api_doc("pets").replace("lifecycle: production", "lifecycle: experimental")
+    write(root / "a" / "catalog-info.yaml", edited)
+    other.write_text("not: [valid")  # a listing would now see a broken file
+    opened: list[str] = []
+    real_open = open
+
+    def spy(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        opened.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", spy)
+
+    pets = catalog.get_entity("pets")
+
+    assert pets is not None and pets.spec["lifecycle"] == "experimental"
+    assert opened == [str((root / "a" / "catalog-info.yaml").resolve())]
+
+
+def test_get_entity_lists_again_when_the_entity_left_its_file(root):
+    write(root / "a" / "catalog-info.yaml", api_doc("pets"))
+    catalog = FilesystemCatalog(root, cache_seconds=0)
+    catalog.list_entities()
+    write(root / "a" / "catalog-info.yaml", api_doc("dogs"))
+    write(root / "b" / "catalog-info.yaml", api_doc("pets"))  # moved, not removed
+
+    moved = catalog.get_entity("pets")
+
+    assert moved is not None
+    assert moved.location.target == str((root / "b" / "catalog-info.yaml").resolve())
+    (root / "b" / "catalog-info.yaml").unlink()
+    assert catalog.get_entity("pets") is None
+
+
+@pytest.mark.parametrize(("relist_seconds", "found"), [(60, True), (0, False)])
+def test_a_file_dropped_from_the_catalog_is_seen_at_the_next_listing(root, relist_seconds, found):
+    write(root / "catalog-info.yaml", location_doc("./extra/apis.yaml"))
+    write(root / "extra" / "apis.yaml", api_doc("pets"))
+    catalog = FilesystemCatalog(root, cache_seconds=0, relist_seconds=relist_seconds)
+    catalog.list_entities()
+    write(root / "catalog-info.yaml", api_doc("orders"))  # the Location naming it is gone
+
+    # Until the relist time the file alone is read again (bounded staleness); then the listing.
+    assert (catalog.get_entity("pets") is not None) is found

@@ -43,7 +43,8 @@ _Parsed = tuple[StatKey | None, bytes, list[_Outcome]]
 
 
 class FilesystemCatalog:
-    """Lists API entities from a folder; `get_entity` reuses the last listing for `cache_seconds`."""
+    """Lists API entities from a folder; `get_entity` reuses the last listing for `cache_seconds`,
+    then re-reads the entity's own file until `relist_seconds` have passed."""
 
     def __init__(
         self,
@@ -51,33 +52,53 @@ class FilesystemCatalog:
         *,
         max_file_bytes: int = 2 * 1024 * 1024,
         cache_seconds: float = 5.0,
+        relist_seconds: float = 60.0,
     ) -> None:
         self.root = Path(root)
         self.max_file_bytes = max_file_bytes
         self.cache_seconds = cache_seconds
-        self._cached: tuple[float, CatalogSnapshot] | None = None
+        self.relist_seconds = relist_seconds
+        self._listed_at = float("-inf")  # time.monotonic() of the last listing
         self._parsed: dict[str, _Parsed] = {}
+        self._listed: dict[str, Entity] = {}  # the last listing by ref
 
     def list_entities(self) -> CatalogSnapshot:
         scan = _Scan(self.root.resolve(), self.max_file_bytes, self._parsed)
         snapshot = scan.run()
         # Keep only files seen in this listing, so deleted files do not pin memory.
         self._parsed = scan.parsed
-        self._cached = (time.monotonic(), snapshot)
+        self._listed_at = time.monotonic()
+        self._listed = {e.ref: e for e in snapshot.entities}
         return snapshot
 
     def get_entity(self, ref: str) -> Entity | None:
-        """The listed entity with this ref (any case; `name`, `ns/name` or `api:ns/name`)."""
-        cached = self._cached
-        if cached is None or time.monotonic() - cached[0] > self.cache_seconds:
-            snapshot = self.list_entities()
-        else:
-            snapshot = cached[1]
+        """The entity with this ref (any case; `name`, `ns/name` or `api:ns/name`), or None.
+
+        Within `cache_seconds` of a listing, from it. Later, and until `relist_seconds`, an
+        entity that listing found is read again from its own file alone (proven unchanged by
+        filestat, else re-parsed): a batch run asks for thousands of entities one by one, and a
+        listing of a large catalog for each would cost more than its sync. An entity not found
+        there (or not listed before) lists the whole catalog again.
+        """
         wanted = normalize_ref(ref)
-        for entity in snapshot.entities:
-            if entity.ref == wanted:
+        age = time.monotonic() - self._listed_at
+        if age <= self.cache_seconds:
+            return self._listed.get(wanted)
+        listed = self._listed.get(wanted)
+        if listed is not None and age <= self.relist_seconds:
+            entity = self._read_again(listed.location.target, wanted)
+            if entity is not None:
                 return entity
-        return None
+        self.list_entities()
+        return self._listed.get(wanted)
+
+    def _read_again(self, path: str, ref: str) -> Entity | None:
+        """The entity `ref` as its file now defines it, or None (gone from it, unreadable)."""
+        scan = _Scan(self.root.resolve(), self.max_file_bytes, self._parsed)
+        scan.read_file(path)  # a Location it names is not followed: entities come from `path`
+        if path in scan.parsed:
+            self._parsed[path] = scan.parsed[path]
+        return scan.entities.get(ref)
 
 
 class _Scan:
@@ -108,7 +129,7 @@ class _Scan:
         for path, trusted in self._walk():
             self._enqueue(path, referrer=None, trusted=trusted)
         while self.queue:
-            self._read_file(self.queue.popleft())
+            self.read_file(self.queue.popleft())
         return CatalogSnapshot(
             entities=tuple(self.entities.values()),
             complete=self.complete,
@@ -170,7 +191,7 @@ class _Scan:
         self.complete = False
         self.problems.append(message)
 
-    def _read_file(self, path: str) -> None:
+    def read_file(self, path: str) -> None:
         cached = self.previous.get(path)
         if cached is not None and unchanged(path, cached[0]):
             self.parsed[path] = cached
