@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -277,10 +278,11 @@ def _timeline(records: list[dg.RunRecord], since: float) -> str:
     started = [(r.start_time or since) - since for r in records]
     ended = [(r.end_time or since) - since for r in records]
     spans = sorted((r.end_time or 0) - (r.start_time or 0) for r in records)
+    statuses = Counter(r.dagster_run.status.value.lower() for r in records)
     return (
         f"requested +{min(created):.1f}..+{max(created):.1f} s, started "
         f"+{min(started):.1f}..+{max(started):.1f} s, ended +{min(ended):.1f}..+{max(ended):.1f} s"
-        f" (longest run {spans[-1]:.1f} s)"
+        f" (longest run {spans[-1]:.1f} s; {', '.join(f'{n} {s}' for s, n in statuses.items())})"
     )
 
 
