@@ -243,3 +243,14 @@ def test_a_completion_writes_its_events_only_when_the_row_completed(store: Statu
     (event,) = store.events()  # only the completion that happened is reported
     assert (event.event_type, event.sync_status_id) == ("reconcile_finished", row.id)
     assert store.rows()[0].status == "completed"
+
+
+def test_a_completion_with_an_invalid_event_completes_nothing(store: StatusStore) -> None:
+    store.upsert_desired([desired_row(REF)], now=T0)
+    (row,) = store.claim(REF, "run-1", now=T0)
+
+    with pytest.raises(ValueError, match="level must be one of"):
+        store.complete(row.id, "run-1", row.fingerprint_hash, now=T0, events=[_event(level="loud")])
+
+    (after,) = store.rows()
+    assert (after.status, after.lease_owner, store.events()) == ("leased", "run-1", [])

@@ -17,6 +17,7 @@ from microcks_pipeline.core.model import (
 )
 from microcks_pipeline.store.backoff import backoff_delay, checked_retry_after, retry_delay
 from microcks_pipeline.store.base import StoreBase
+from microcks_pipeline.store.events import insert_events
 from microcks_pipeline.store.sanitize import sanitize_error
 from microcks_pipeline.store.schema import (
     OWNER_LEN,
@@ -107,11 +108,9 @@ class Completion(StoreBase):
                 updated_at=now,
             )
         )
-        values = [_event_values(e, now) for e in events]  # checked before the transaction
         with self._tx() as conn:
             if conn.execute(stmt).rowcount == 1:
-                if values:
-                    conn.execute(sa.insert(events_table), values)
+                insert_events(conn, events, now)  # an invalid event rolls the completion back
                 return True
             self._to_pending(conn, row_id, owner, now)
             return False
