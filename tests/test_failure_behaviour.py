@@ -8,6 +8,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -211,7 +212,54 @@ def test_a_batch_run_stops_once_several_entities_met_microcks_errors(
     assert "global backoff" in description and "4 entities left" in description
     untouched = [ref for ref, rows in world.store.due_entities().items() if rows[0].attempts == 0]
     assert len(untouched) == 4  # the entities after the third were not sent into the outage
+    assert world.store.counts()["leased"] == 0  # what it claimed ahead of them went back
     assert world.store.global_backoff() is not None
+
+
+def test_a_batch_run_refused_by_microcks_gives_back_every_entity_it_claimed_ahead(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(s.BATCH_THRESHOLD, "1")
+    wrong = world.using(
+        microcks=MicrocksResource(
+            base_url=world.server.base_url, client_id=DEFAULT_CLIENT_ID, client_secret=WRONG_SECRET
+        )
+    )
+    (batch,) = wrong.tick_catalog().run_requests
+    refs = batch.run_config["ops"]["sync_entities"]["config"]["entity_refs"]
+
+    result = wrong.run(batch)
+
+    description = result.failure_data_for_node("sync_entities").user_failure_data.description
+    assert "credentials" in description and f"{len(refs)} entities left" in description
+    rows = world.store.rows()
+    assert {(r.status, r.lease_owner) for r in rows} == {("pending", None)}
+    assert {r.attempts for r in rows} == {0}  # no attempt counted
+    now = datetime.now(UTC)
+    assert all(r.next_attempt_at is None or r.next_attempt_at <= now for r in rows)  # due now
+    events = [e for e in world.store.events(limit=1000) if e.run_id == result.run_id]
+    given_back = {e.entity_ref for e in events if "the batch run stopped" in e.message}
+    assert given_back == set(refs[1:])  # only the first was tried; each other one says why
+    assert world.calls("/api/artifact/upload") == 0
+
+
+def test_a_batch_run_started_during_a_global_backoff_claims_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(s.BATCH_THRESHOLD, "1")
+    (batch,) = world.tick_catalog().run_requests  # requested before the backoff began
+    refs = batch.run_config["ops"]["sync_entities"]["config"]["entity_refs"]
+    world.store.set_global_backoff(datetime.now(UTC) + timedelta(minutes=5), "Microcks is down")
+
+    result = world.run(batch)
+
+    description = result.failure_data_for_node("sync_entities").user_failure_data.description
+    assert "Microcks is down" in description and f"{len(refs)} entities left" in description
+    assert {(r.status, r.lease_owner, r.attempts) for r in world.store.rows()} == {
+        ("pending", None, 0)
+    }
+    assert not [e for e in world.store.events(limit=1000) if e.event_type == "reconcile_started"]
+    assert world.calls("/api/") == 0
 
 
 def test_a_changed_credential_ends_the_auth_backoff_at_once(world: World) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, timedelta, timezone
 import pytest
 from store_fixtures import T0, desired_row
 
-from microcks_pipeline.store import StatusRow, StatusStore
+from microcks_pipeline.store import Event, StatusRow, StatusStore
 
 REF = "api:default/petstore"
 OTHER = "api:team-b/orders"
@@ -576,3 +576,100 @@ def test_a_claim_also_reads_the_entity_s_other_rows_as_they_stand(store: StatusS
         ("v2", "completed", None),
     ]  # the entity's rows only, after the claim
     assert (nothing.claimed, nothing.entity_rows) == ([], [])
+
+
+# -- claims ahead (a batch run) ----------------------------------------------------------------
+
+
+def test_claim_entities_leases_the_due_rows_of_many_entities_in_one_call(
+    store: StatusStore,
+) -> None:
+    third = "api:team-c/stock"
+    store.upsert_desired(
+        [desired_row(REF, m) for m in ("default", "v2")]
+        + [desired_row(OTHER, "default"), desired_row(third, "default")],
+        now=T0,
+    )
+    (busy,) = store.claim(third, "run-0", now=T0)  # another run holds this entity's row
+    announced: list[tuple[str, int]] = []
+
+    def started(ref: str, rows: object) -> Event:
+        announced.append((ref, len(rows)))  # type: ignore[arg-type]
+        return Event(
+            entity_ref=ref,
+            mock_id=None,
+            sync_status_id=None,
+            event_type="reconcile_started",
+            level="info",
+            message="claimed",
+            run_id="run-1",
+        )
+
+    claims = store.claim_entities(
+        [OTHER, REF, third, "api:x/unknown"], "run-1", lease_seconds=60, now=T0, announce=started
+    )
+
+    assert sorted(claims) == sorted([REF, OTHER])  # nothing due of the others: no claim
+    assert [r.mock_id for r in claims[REF].claimed] == ["default", "v2"]
+    assert [(r.mock_id, r.lease_owner) for r in claims[REF].entity_rows] == [
+        ("default", "run-1"),
+        ("v2", "run-1"),
+    ]
+    assert [r.entity_ref for r in claims[OTHER].entity_rows] == [OTHER]
+    for row in store.rows():
+        owner = "run-0" if row.id == busy.id else "run-1"
+        assert (row.status, row.lease_owner) == ("leased", owner)
+    assert {r.lease_expires_at for r in store.rows() if r.lease_owner == "run-1"} == {
+        T0 + timedelta(seconds=60)
+    }
+    assert sorted(announced) == sorted([(REF, 2), (OTHER, 1)])
+    assert sorted(e.entity_ref for e in store.events()) == sorted([REF, OTHER])
+
+
+def test_claim_entities_with_a_bad_event_claims_nothing_of_any_entity(store: StatusStore) -> None:
+    store.upsert_desired([desired_row(REF), desired_row(OTHER)], now=T0)
+
+    def bad(ref: str, rows: object) -> Event:
+        return Event(
+            entity_ref=ref,
+            mock_id=None,
+            sync_status_id=None,
+            event_type="reconcile_started",
+            level="loud",
+            message="x",
+            run_id="run-1",
+        )  # type: ignore[arg-type]
+
+    with pytest.raises(ValueError, match="level must be one of"):
+        store.claim_entities([REF, OTHER], "run-1", now=T0, announce=bad)
+
+    assert {(r.status, r.lease_owner) for r in store.rows()} == {("pending", None)}
+    assert store.events() == []
+
+
+def test_release_unstarted_gives_back_only_the_owners_rows_untouched(store: StatusStore) -> None:
+    store.upsert_desired([desired_row(REF, m) for m in ("a", "b", "c")], now=T0)
+    a, b, c = store.claim(REF, "run-1", now=T0)
+    store.fail_transient(b.id, "run-1", "503", now=T0)  # b ended: it is not the run's any more
+    store.upsert_desired([desired_row(OTHER)], now=T0)
+    (other,) = store.claim(OTHER, "run-2", now=T0)
+
+    released = store.release_unstarted([a.id, b.id, other.id], "run-1", "batch stopped", now=T0)
+
+    assert released == 1
+    after = {r.mock_id: r for r in store.rows(REF)}
+    assert (after["a"].status, after["a"].lease_owner, after["a"].attempts) == ("pending", None, 0)
+    assert after["a"].next_attempt_at == T0 and after["a"].last_error is None  # due now, no error
+    assert after["b"].attempts == 1 and after["b"].next_attempt_at > T0  # its retry kept
+    assert (after["c"].status, after["c"].lease_owner) == ("leased", "run-1")  # not named
+    assert _one(store, OTHER).lease_owner == "run-2"  # another run's row is never released
+    (event,) = store.events(limit=1)
+    assert (event.mock_id, event.event_type, event.message) == (
+        "a",
+        "retry_scheduled",
+        "batch stopped",
+    )
+    assert store.release_unstarted([], "run-1", "x", now=T0) == 0
+    with pytest.raises(ValueError, match="owner"):
+        store.release_unstarted([c.id], "", "x", now=T0)
+    assert _one(store, mock_id="c").lease_owner == "run-1"

@@ -1,6 +1,6 @@
 """Jobs: one entity's sync, an entity's deletion, a batch of entities, audit and retention."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -11,6 +11,7 @@ from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
 from microcks_pipeline.defs.runner import (
     MicrocksDown,
+    claim_or_fail,
     entity_report,
     heartbeat,
     keep_event_log_connection,
@@ -20,7 +21,14 @@ from microcks_pipeline.defs.runner import (
 )
 from microcks_pipeline.defs.settings import Settings
 from microcks_pipeline.defs.tags import is_forced
+from microcks_pipeline.store import Claim
 from microcks_pipeline.sync.audit import run_audit
+
+# Entities a batch run claims in one transaction, ahead of syncing them: a claim per entity
+# cost a batch about a tenth of its time (bench/scale_10k.py), and 50 keeps what an early stop
+# gives back small.
+CLAIM_AHEAD = 50
+NOT_CLAIMED = Claim([], [])
 
 # In-process: a step worker process costs 1-2 s per run (reference/dagster-throughput.md §2).
 sync_entity_job = dg.define_asset_job(
@@ -63,6 +71,18 @@ def delete_entity_mocks() -> None:
     delete_entity_services()
 
 
+def _claimed_ahead(
+    refs: list[str], claim: Callable[[int, list[str]], dict[str, Claim]]
+) -> Iterator[tuple[int, str, Claim]]:
+    """(position, ref, its claim) for each entity of a batch, claiming CLAIM_AHEAD at a time
+    (`claim(position of the first, refs)`)."""
+    for start in range(0, len(refs), CLAIM_AHEAD):
+        chunk = refs[start : start + CLAIM_AHEAD]
+        claims = claim(start, chunk)
+        for done, ref in enumerate(chunk, start):
+            yield done, ref, claims.get(ref, NOT_CLAIMED)
+
+
 @dg.op(pool=MICROCKS_POOL)
 def sync_entities(
     context: dg.OpExecutionContext,
@@ -71,18 +91,53 @@ def sync_entities(
     microcks: MicrocksResource,
     status_store: StatusStoreResource,
 ) -> Iterator[dg.AssetMaterialization | dg.AssetObservation | dg.Output[None]]:
-    """Sync many entities in one step, reporting a microcks_services materialization for each."""
+    """Sync many entities in one step, reporting a microcks_services materialization for each.
+
+    The entities' rows are claimed CLAIM_AHEAD entities at a time, in one transaction each
+    (claims held by the step's heartbeat); when the batch stops early, the claimed rows it did
+    not reach are given back untouched."""
     require_microcks(microcks)
     keep_event_log_connection(context.instance)  # one materialization per entity follows
     store = status_store.store()
+    owner = context.run.run_id
     force = is_forced(context.run.tags)
+    refs = list(config.entity_refs)
     failed: list[str] = []
+    ahead: dict[str, Claim] = {}
+
+    def claim(start: int, chunk: list[str]) -> dict[str, Claim]:
+        ahead.clear()
+        try:
+            ahead.update(
+                claim_or_fail(
+                    chunk,
+                    store=store,
+                    owner=owner,
+                    force=force,
+                    credentials=microcks.credentials_fingerprint,
+                )
+            )
+        except MicrocksDown as exc:  # a global backoff began: nothing of the chunk was claimed
+            raise stop(exc, start) from None
+        return ahead
+
+    def stop(exc: dg.Failure, first: int) -> MicrocksDown:
+        # Every later entity would fail the same way: from `first` on, they stay due for a
+        # later run, and what was claimed of them goes back untouched.
+        unstarted = set(refs[first:])
+        rows = [row.id for ref, c in ahead.items() if ref in unstarted for row in c.claimed]
+        left = len(refs) - first
+        store.release_unstarted(
+            rows, owner, f"not synced: the batch run stopped: {exc.description}"
+        )
+        return MicrocksDown(description=f"{exc.description} ({left} entities left for a later run)")
+
     with (
         heartbeat(context, store),
         catalog.open() as (source, reader),
         microcks.client(store) as client,
     ):
-        for done, ref in enumerate(config.entity_refs):
+        for done, ref, claimed in _claimed_ahead(refs, claim):
             try:
                 result = sync_or_fail(
                     ref,
@@ -90,27 +145,23 @@ def sync_entities(
                     reader=reader,
                     store=store,
                     client=client,
-                    owner=context.run.run_id,
+                    owner=owner,
                     force=force,
                     credentials=microcks.credentials_fingerprint,
+                    claim=claimed,
                 )
             except MicrocksDown as exc:
-                # Every later entity would fail the same way; they stay due for a later run.
-                left = len(config.entity_refs) - done
-                raise MicrocksDown(
-                    description=f"{exc.description} ({left} entities left for a later run)"
-                ) from None
+                raise stop(exc, done) from None
             except dg.Failure as exc:
                 failed.append(str(exc.description))
                 context.log.warning(str(exc.description))
                 continue
             if result.paused_everything:
                 # Several entities met Microcks errors: the rest wait for the global backoff.
-                left = len(config.entity_refs) - done - 1
-                raise MicrocksDown(
-                    description=f"{failure_message(result)}; syncing paused by a global "
-                    f"backoff ({left} entities left for a later run)"
+                paused = dg.Failure(
+                    description=f"{failure_message(result)}; syncing paused by a global backoff"
                 )
+                raise stop(paused, done + 1)
             # Nothing claimed: a duplicate batch, or another run got there first.
             if not result.claimed or result.entity_removed:
                 continue

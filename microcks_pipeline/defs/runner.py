@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
@@ -14,11 +15,11 @@ from microcks_pipeline.defs.tags import is_forced
 from microcks_pipeline.microcks import MicrocksClient
 from microcks_pipeline.sources.artifacts import ArtifactReader
 from microcks_pipeline.sources.catalog.entity import CatalogSource
-from microcks_pipeline.store import StatusStore
+from microcks_pipeline.store import Claim, StatusStore
 from microcks_pipeline.sync.heartbeat import Heartbeat, LeaseTimes
 from microcks_pipeline.sync.probe import answering_urls
 from microcks_pipeline.sync.recorder import EntitySyncResult
-from microcks_pipeline.sync.worker import sync_entity
+from microcks_pipeline.sync.worker import claim_ahead, sync_entity
 
 # Dagster's PostgreSQL event log opens a new connection for each event it stores (NullPool; a
 # materialization takes two: the event and its asset index), and a batch run stores one per
@@ -52,6 +53,12 @@ class MicrocksDown(dg.Failure):
     """Microcks refused us or is unreachable: every other entity would fail the same way."""
 
 
+def _paused(exc: TransientError) -> MicrocksDown:
+    return MicrocksDown(
+        description=f"Microcks is unavailable; syncing paused by a global backoff: {exc}"
+    )
+
+
 def sync_or_fail(
     entity_ref: str,
     *,
@@ -62,6 +69,7 @@ def sync_or_fail(
     owner: str,
     force: bool,
     credentials: str | None = None,
+    claim: Claim | None = None,
 ) -> EntitySyncResult:
     """sync_entity; any error fails the step with a clear message (MicrocksDown when Microcks-wide:
     the worker already released the rows and set the global backoff)."""
@@ -76,6 +84,7 @@ def sync_or_fail(
             force=force,
             credentials=credentials,
             lease_seconds=lease_times().hold,  # renewed by the step's heartbeat
+            claim=claim,
         )
     except AuthError as exc:
         raise MicrocksDown(
@@ -83,11 +92,31 @@ def sync_or_fail(
             allow_retries=False,
         ) from None
     except TransientError as exc:
-        raise MicrocksDown(
-            description=f"Microcks is unavailable; syncing paused by a global backoff: {exc}"
-        ) from None
+        raise _paused(exc) from None
     except PipelineError as exc:
         raise dg.Failure(description=f"sync of {entity_ref} failed: {exc}") from None
+
+
+def claim_or_fail(
+    refs: Sequence[str],
+    *,
+    store: StatusStore,
+    owner: str,
+    force: bool,
+    credentials: str | None = None,
+) -> dict[str, Claim]:
+    """claim_ahead; MicrocksDown while a global backoff holds (nothing is claimed then)."""
+    try:
+        return claim_ahead(
+            refs,
+            store=store,
+            owner=owner,
+            force=force,
+            credentials=credentials,
+            lease_seconds=lease_times().hold,  # renewed by the step's heartbeat
+        )
+    except TransientError as exc:
+        raise _paused(exc) from None
 
 
 def require_microcks(microcks: MicrocksResource) -> None:

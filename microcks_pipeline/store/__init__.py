@@ -1,6 +1,7 @@
 """Status store: the status, events and state tables, on SQLite or PostgreSQL."""
 
 from microcks_pipeline.store.backoff import backoff_delay, retry_delay
+from microcks_pipeline.store.desired_rows import Claim
 from microcks_pipeline.store.rows import (
     Action,
     DesiredRow,
@@ -16,6 +17,7 @@ from microcks_pipeline.store.status import StatusStore, StoreNotMigrated, StoreU
 
 __all__ = [
     "Action",
+    "Claim",
     "DesiredRow",
     "Event",
     "GlobalBackoff",

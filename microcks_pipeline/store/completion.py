@@ -24,6 +24,7 @@ from microcks_pipeline.store.schema import (
     events_table,
 )
 from microcks_pipeline.store.values import (
+    _REF_CHUNK,
     _cause_value,
     _check_cause,
     _event_values,
@@ -43,12 +44,7 @@ class Completion(StoreBase):
 
     @staticmethod
     def _to_pending(conn: Connection, row_id: int, owner: str, now: datetime) -> bool:
-        stmt = (
-            sa.update(_t)
-            .where(Completion._held(row_id, owner))
-            .values(status="pending", lease_owner=None, lease_expires_at=None, updated_at=now)
-        )
-        return conn.execute(stmt).rowcount == 1
+        return _unlease(conn, Completion._held(row_id, owner), now) == 1
 
     def complete(
         self,
@@ -120,6 +116,28 @@ class Completion(StoreBase):
         now = _utc(now)
         with self._tx() as conn:
             return self._to_pending(conn, row_id, owner, now)
+
+    def release_unstarted(
+        self,
+        row_ids: Sequence[int],
+        owner: str,
+        reason: str,
+        *,
+        now: datetime | None = None,
+    ) -> int:
+        """Give back the rows `owner` still leases among `row_ids`, as `pending`, due now,
+        attempts and errors unchanged; returns how many. For a batch run that stops before
+        entities it claimed ahead: nothing was tried on them (a run that died is
+        `release_run`'s, which counts an attempt). A `retry_scheduled` event per row says why."""
+        now = _utc(now)
+        _text(owner, "owner", OWNER_LEN)
+        ids = sorted(set(row_ids))
+        released = 0
+        with self._tx() as conn:
+            for start in range(0, len(ids), _REF_CHUNK):
+                chunk = _t.c.id.in_(ids[start : start + _REF_CHUNK])
+                released += self._give_back(conn, chunk, owner, reason, now, count=False)
+        return released
 
     def fail_transient(
         self,
@@ -268,38 +286,54 @@ class Completion(StoreBase):
         """
         now = _utc(now)
         _text(owner, "owner", OWNER_LEN)
+        with self._tx() as conn:
+            return self._give_back(conn, sa.true(), owner, reason, now, count=True)
+
+    def _give_back(
+        self, conn: Connection, among: Any, owner: str, reason: str, now: datetime, *, count: bool
+    ) -> int:
+        """The rows `owner` leases `among` back to `pending` with `reason` as their error, an
+        event each; `count`: as a failed attempt (due after `_crash_delay`), else due now."""
         message = sanitize_error(reason)
         held = sa.and_(_t.c.lease_owner == owner, _t.c.status == "leased")
-        read = sa.select(_t.c.id, _t.c.entity_ref, _t.c.mock_id, _t.c.attempts).where(held)
+        read = sa.select(_t.c.id, _t.c.entity_ref, _t.c.mock_id, _t.c.attempts)
+        read = read.where(among, held)
         if self._pg:
             read = read.with_for_update()
-        with self._tx() as conn:
-            rows = list(conn.execute(read))
-            if not rows:
-                return 0
-            due = {r.id: now + timedelta(seconds=_crash_delay(r.attempts)) for r in rows}
-            conn.execute(
-                sa.update(_t)
-                .where(_t.c.id == sa.bindparam("row_id"), held)
-                .values(
-                    status="pending",
-                    attempts=_t.c.attempts + 1,
-                    next_attempt_at=sa.bindparam("due"),
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    last_error=message,
-                    failure_cause=_cause_value(Cause.TRANSIENT),  # the run died, not the mock
-                    updated_at=now,
-                ),
-                [{"row_id": row_id, "due": at} for row_id, at in due.items()],
-            )
-            conn.execute(
-                sa.insert(events_table),
-                [
-                    _event_values(_released(r, owner, message, due[r.id]), now)
-                    for r in sorted(rows, key=lambda r: r.id)
-                ],
-            )
+        rows = list(conn.execute(read))
+        if not rows:
+            return 0
+        due = {
+            r.id: now + timedelta(seconds=_crash_delay(r.attempts) if count else 0) for r in rows
+        }
+        # Counted: the run died, not the mock (its error and cause say so).
+        failed: dict[str, Any] = {}
+        if count:
+            failed = {
+                "attempts": _t.c.attempts + 1,
+                "last_error": message,
+                "failure_cause": _cause_value(Cause.TRANSIENT),
+            }
+        conn.execute(
+            sa.update(_t)
+            .where(_t.c.id == sa.bindparam("row_id"), held)
+            .values(
+                status="pending",
+                next_attempt_at=sa.bindparam("due"),
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+                **failed,
+            ),
+            [{"row_id": row_id, "due": at} for row_id, at in due.items()],
+        )
+        conn.execute(
+            sa.insert(events_table),
+            [
+                _event_values(_released(r, owner, message, due[r.id]), now)
+                for r in sorted(rows, key=lambda r: r.id)
+            ],
+        )
         return len(rows)
 
     def requeue_untouched(
@@ -343,6 +377,16 @@ class Completion(StoreBase):
                 ],
             )
         return len(rows)
+
+
+def _unlease(conn: Connection, held: Any, now: datetime) -> int:
+    """Rows matching `held` back to `pending`, unleased; how many."""
+    stmt = (
+        sa.update(_t)
+        .where(held)
+        .values(status="pending", lease_owner=None, lease_expires_at=None, updated_at=now)
+    )
+    return conn.execute(stmt).rowcount
 
 
 def _given(served: ServedMock | None, field: str, column: str | None = None) -> Any:

@@ -40,6 +40,22 @@ class EntitySyncResult:
         return not self.permanent_failures and not self.transient_failures
 
 
+def run_event(
+    ref: str, owner: str, row: StatusRow | None, kind: str, level: str, message: str, **details
+) -> Event:
+    """An event a run writes about the entity `ref` (about one of its rows when `row`)."""
+    return Event(
+        entity_ref=ref,
+        mock_id=row.mock_id if row else None,
+        sync_status_id=row.id if row else None,
+        event_type=kind,
+        level=level,  # type: ignore[arg-type]
+        message=message,
+        run_id=owner,
+        details=details,
+    )
+
+
 class Recorder:
     """Applies each row's transition through the store and writes each event as it happens
     (a run killed half-way leaves the events of what it did)."""
@@ -64,16 +80,7 @@ class Recorder:
     def new_event(
         self, row: StatusRow | None, kind: str, level: str, message: str, **details
     ) -> Event:
-        return Event(
-            entity_ref=self.ref,
-            mock_id=row.mock_id if row else None,
-            sync_status_id=row.id if row else None,
-            event_type=kind,
-            level=level,  # type: ignore[arg-type]
-            message=message,
-            run_id=self.owner,
-            details=details,
-        )
+        return run_event(self.ref, self.owner, row, kind, level, message, **details)
 
     def apply(self, row: StatusRow, t: Transition, outcome: MockOutcome | None = None) -> None:
         if outcome is not None and outcome.service_id:

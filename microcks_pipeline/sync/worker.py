@@ -38,10 +38,10 @@ from microcks_pipeline.microcks import MicrocksClient
 from microcks_pipeline.microcks.errors import MicrocksBusy, MicrocksUnreachable
 from microcks_pipeline.sources.artifacts import ArtifactReader
 from microcks_pipeline.sources.catalog.entity import CatalogSource
-from microcks_pipeline.store import StatusStore, sanitize_error
+from microcks_pipeline.store import Claim, StatusStore, sanitize_error
 from microcks_pipeline.sync.loader import load_entity_desired
 from microcks_pipeline.sync.reconcile import MockOutcome, reconcile_entity
-from microcks_pipeline.sync.recorder import EntitySyncResult, Recorder
+from microcks_pipeline.sync.recorder import EntitySyncResult, Recorder, run_event
 from microcks_pipeline.sync.refresh import refresh_entity, serves_differently
 
 LEASE_SECONDS = 300.0
@@ -164,8 +164,12 @@ def sync_entity(
     now: datetime | None = None,
     credentials: str | None = None,
     lease_seconds: float = LEASE_SECONDS,
+    claim: Claim | None = None,
 ) -> EntitySyncResult:
     """Claim the entity's due rows (all of them when `force`), apply them, record the outcome.
+
+    `claim`: the entity's claim when the run already took it (`claim_ahead`, a batch run);
+    the global backoff is then checked before anything is done with it, as before a claim.
 
     A duplicate run finds nothing to claim and returns `claimed=0`. Microcks-wide failures
     (auth, no connection) set the global backoff, put the rows back and are raised;
@@ -173,7 +177,17 @@ def sync_entity(
     what the entity serves, a catalog that can (Backstage) is asked to refresh it.
     """
     result = _sync(
-        entity_ref, source, reader, store, client, owner, force, now, credentials, lease_seconds
+        entity_ref,
+        source,
+        reader,
+        store,
+        client,
+        owner,
+        force,
+        now,
+        credentials,
+        lease_seconds,
+        claim,
     )
     if serves_differently(result.actions, result.entity_removed):
         asked = refresh_entity(source, entity_ref, store=store, run_id=owner, now=now)
@@ -192,18 +206,20 @@ def _sync(
     now: datetime | None,
     credentials: str | None,
     lease_seconds: float,
+    claim: Claim | None,
 ) -> EntitySyncResult:
     _wait_for_global_backoff(store, now, credentials)
     rec = Recorder(store, entity_ref, owner, now)
-
-    def started(claimed: Sequence[StatusRow]) -> Event:
-        return rec.new_event(
-            None, "reconcile_started", "info", f"{len(claimed)} mock(s) claimed", force=force
+    if claim is None:
+        claim = store.claim_entity(
+            entity_ref,
+            owner,
+            lease_seconds=lease_seconds,
+            force=force,
+            now=now,
+            announce=lambda claimed: _claimed_event(entity_ref, owner, claimed, force),
         )
-
-    rows, entity_rows = store.claim_entity(
-        entity_ref, owner, lease_seconds=lease_seconds, force=force, now=now, announce=started
-    )
+    rows, entity_rows = claim
     if not rows:
         return EntitySyncResult(entity_ref=entity_ref, claimed=0)
     try:
@@ -228,6 +244,35 @@ def _sync(
     paused = _count_server_errors(store, entity_ref, done, now)
     removed = desired is None and bool(removable_entities(store, refs={entity_ref}))
     return rec.result(len(rows), done.calls, removed, paused)
+
+
+def _claimed_event(ref: str, owner: str, claimed: Sequence[StatusRow], force: bool) -> Event:
+    message = f"{len(claimed)} mock(s) claimed"
+    return run_event(ref, owner, None, "reconcile_started", "info", message, force=force)
+
+
+def claim_ahead(
+    refs: Sequence[str],
+    *,
+    store: StatusStore,
+    owner: str,
+    force: bool = False,
+    now: datetime | None = None,
+    credentials: str | None = None,
+    lease_seconds: float = LEASE_SECONDS,
+) -> dict[str, Claim]:
+    """Claim the due rows of the next entities of a batch in one transaction (`sync_entity`
+    then takes each one's claim); an entity with nothing due has none. Raises TransientError
+    while a global backoff holds, before claiming anything."""
+    _wait_for_global_backoff(store, now, credentials)
+    return store.claim_entities(
+        refs,
+        owner,
+        lease_seconds=lease_seconds,
+        force=force,
+        now=now,
+        announce=lambda ref, claimed: _claimed_event(ref, owner, claimed, force),
+    )
 
 
 def _wait_for_global_backoff(
