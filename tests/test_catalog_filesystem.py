@@ -485,3 +485,77 @@ def test_a_file_dropped_from_the_catalog_is_seen_at_the_next_listing(root, relis
 
     # Until the relist time the file alone is read again (bounded staleness); then the listing.
     assert (catalog.get_entity("pets") is not None) is found
+
+
+# --- expect: a batch run's lookups ---------------------------------------------------------
+
+
+@pytest.fixture
+def parsed(monkeypatch) -> list[str]:
+    """The files the catalog parses (shown relative to the root), in order."""
+    from microcks_pipeline.sources.catalog import filesystem
+
+    seen: list[str] = []
+    real = filesystem._parse_file
+
+    def spy(data, location, shown, max_bytes):  # type: ignore[no-untyped-def]
+        seen.append(shown)
+        return real(data, location, shown, max_bytes)
+
+    monkeypatch.setattr(filesystem, "_parse_file", spy)
+    return seen
+
+
+def test_an_expected_entity_is_found_parsing_only_the_files_that_may_define_it(root, parsed):
+    write(root / "a" / "catalog-info.yaml", api_doc("pets"))
+    write(root / "b" / "catalog-info.yaml", api_doc("orders"))
+    write(root / "c" / "catalog-info.yaml", "not: [valid")  # a full listing would parse it
+    catalog = FilesystemCatalog(root)
+    catalog.expect(["api:default/pets", "default/stock"])
+
+    pets = catalog.get_entity("api:default/pets")
+
+    assert parsed == ["a/catalog-info.yaml"]
+    assert pets == FilesystemCatalog(root).get_entity("pets")  # what a full listing finds
+
+
+def test_an_entity_not_expected_or_not_found_is_looked_for_in_a_full_listing(root, parsed):
+    write(root / "a" / "catalog-info.yaml", api_doc("pets"))
+    write(root / "b" / "catalog-info.yaml", api_doc("orders"))
+    catalog = FilesystemCatalog(root)
+    catalog.expect(["pets", "gone"])
+    assert catalog.get_entity("pets") is not None
+    parsed.clear()
+
+    orders = catalog.get_entity("orders")  # within the cache time of the expected listing
+
+    assert orders is not None and orders.ref == "api:default/orders"
+    assert parsed == ["b/catalog-info.yaml"]  # a full listing: the file skipped before (a is
+    # unchanged since it was parsed)
+    assert catalog.get_entity("gone") is None
+
+
+def test_expected_entities_behind_a_location_or_spelled_with_escapes_are_found(root):
+    write(root / "catalog-info.yaml", location_doc("./extra/apis.yaml"))
+    write(root / "extra" / "apis.yaml", api_doc("pets"))
+    escaped = api_doc("orders").replace("name: orders", 'name: "ord\\x65rs"')
+    write(root / "team" / "catalog-info.yaml", escaped)
+    catalog = FilesystemCatalog(root)
+    catalog.expect(["pets", "orders"])
+
+    assert catalog.get_entity("pets") is not None
+    orders = catalog.get_entity("orders")
+    assert orders is not None and orders.name == "ord" + "ers"
+
+
+def test_an_expected_entity_defined_twice_is_the_first_definition_as_in_a_full_listing(root):
+    write(root / "a" / "catalog-info.yaml", api_doc("pets"))
+    second = api_doc("pets").replace("lifecycle: production", "lifecycle: experimental")
+    write(root / "b" / "catalog-info.yaml", second)
+    catalog = FilesystemCatalog(root)
+    catalog.expect(["pets"])
+
+    pets = catalog.get_entity("pets")
+
+    assert pets is not None and pets.spec["lifecycle"] == "production"
+    assert pets == FilesystemCatalog(root).get_entity("pets")

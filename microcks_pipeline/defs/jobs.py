@@ -137,6 +137,7 @@ def sync_entities(
         catalog.open() as (source, reader),
         microcks.client(store) as client,
     ):
+        source.expect(refs)  # a file catalog then parses only the files defining them
         for done, ref, claimed in _claimed_ahead(refs, claim):
             try:
                 result = sync_or_fail(

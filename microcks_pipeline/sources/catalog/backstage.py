@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -129,6 +129,9 @@ class BackstageCatalog:
             f"Backstage catalog at {self._shown}: the entity listing did not end after "
             f"{self.max_pages} pages"
         )
+
+    def expect(self, refs: Iterable[str]) -> None:
+        """Nothing to prepare: `get_entity` asks Backstage for the one entity by its ref."""
 
     def get_entity(self, ref: str) -> Entity | None:
         """The managed entity with this ref, None when Backstage has none (404) or it is not ours."""

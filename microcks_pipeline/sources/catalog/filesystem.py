@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import time
 from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
@@ -33,6 +35,9 @@ from microcks_pipeline.sources.filestat import StatKey, stat_key, unchanged
 
 CATALOG_FILE_NAMES = frozenset({"catalog-info.yaml", "catalog-info.yml"})
 _GLOB_CHARS = frozenset("*?[")
+# A run of characters that may be part of an entity name (Backstage: [a-zA-Z0-9-_.]), for
+# telling which files may define an expected entity without parsing them.
+_NAME_RUN = re.compile(rb"[a-z0-9_.-]+")
 
 
 # What one document of a file contributes to a listing, replayed while the file is unchanged:
@@ -44,7 +49,8 @@ _Parsed = tuple[StatKey | None, bytes, list[_Outcome]]
 
 class FilesystemCatalog:
     """Lists API entities from a folder; `get_entity` reuses the last listing for `cache_seconds`,
-    then re-reads the entity's own file until `relist_seconds` have passed."""
+    then re-reads the entity's own file until `relist_seconds` have passed. After `expect`,
+    a lookup of an expected entity parses only the files that may define one."""
 
     def __init__(
         self,
@@ -61,15 +67,26 @@ class FilesystemCatalog:
         self._listed_at = float("-inf")  # time.monotonic() of the last listing
         self._parsed: dict[str, _Parsed] = {}
         self._listed: dict[str, Entity] = {}  # the last listing by ref
+        self._partial = False  # the last listing looked only for the expected entities
+        self._expected: frozenset[bytes] = frozenset()  # their names, lower-cased
 
     def list_entities(self) -> CatalogSnapshot:
         scan = _Scan(self.root.resolve(), self.max_file_bytes, self._parsed)
         snapshot = scan.run()
         # Keep only files seen in this listing, so deleted files do not pin memory.
         self._parsed = scan.parsed
+        self._remember(snapshot, partial=False)
+        return snapshot
+
+    def expect(self, refs: Iterable[str]) -> None:
+        """The entities the next lookups are for (a batch run's): the first lookup of one of
+        them parses only the files that may define one of them, not the whole catalog."""
+        self._expected = frozenset(_name_of(normalize_ref(r)) for r in refs)
+
+    def _remember(self, snapshot: CatalogSnapshot, *, partial: bool) -> None:
         self._listed_at = time.monotonic()
         self._listed = {e.ref: e for e in snapshot.entities}
-        return snapshot
+        self._partial = partial
 
     def get_entity(self, ref: str) -> Entity | None:
         """The entity with this ref (any case; `name`, `ns/name` or `api:ns/name`), or None.
@@ -82,15 +99,30 @@ class FilesystemCatalog:
         """
         wanted = normalize_ref(ref)
         age = time.monotonic() - self._listed_at
-        if age <= self.cache_seconds:
-            return self._listed.get(wanted)
         listed = self._listed.get(wanted)
+        if age <= self.cache_seconds and (listed is not None or not self._partial):
+            return listed
         if listed is not None and age <= self.relist_seconds:
             entity = self._read_again(listed.location.target, wanted)
             if entity is not None:
                 return entity
+        if _name_of(wanted) in self._expected:
+            found = self._list_expected().get(wanted)
+            if found is not None:
+                return found
         self.list_entities()
         return self._listed.get(wanted)
+
+    def _list_expected(self) -> dict[str, Entity]:
+        """A listing of the expected entities: the same walk, the same order and Location
+        targets, every file read, but only files that may define one of them parsed (a
+        file whose bytes hold none of their names, no escape and no Location cannot).
+        What it does not find is looked for in a full listing."""
+        scan = _Scan(self.root.resolve(), self.max_file_bytes, self._parsed, only=self._expected)
+        snapshot = scan.run()
+        self._parsed.update(scan.parsed)
+        self._remember(snapshot, partial=True)
+        return self._listed
 
     def _read_again(self, path: str, ref: str) -> Entity | None:
         """The entity `ref` as its file now defines it, or None (gone from it, unreadable)."""
@@ -109,8 +141,10 @@ class _Scan:
         root: Path,
         max_file_bytes: int,
         previous: dict[str, _Parsed] | None = None,
+        only: frozenset[bytes] | None = None,
     ) -> None:
         self.previous = previous or {}
+        self.only = only  # parse only files that may define an entity of these names
         self.parsed: dict[str, _Parsed] = {}
         self.root = root
         self.max_file_bytes = max_file_bytes
@@ -207,6 +241,8 @@ class _Scan:
             key = stat_key(path)
             if cached is not None and cached[1] == data:
                 outcomes = cached[2]
+            elif self.only is not None and not _may_define(data, self.only):
+                return
             else:
                 location = EntityLocation("file", path, repo_root=self.location)
                 outcomes = _parse_file(data, location, shown, self.max_file_bytes)
@@ -252,6 +288,20 @@ class _Scan:
                 self._fail(f"{where}: Location target {target!r} matches no file")
             for match in files:
                 self._enqueue(match, referrer=where)
+
+
+def _name_of(ref: str) -> bytes:
+    return ref.rsplit("/", 1)[-1].encode("utf-8", "replace")
+
+
+def _may_define(data: bytes, names: frozenset[bytes]) -> bool:
+    """Whether a file may define an entity named in `names` or name other files (a Location).
+    Escapes (a double-quoted name may spell itself with them) count as may; so does UTF-16 or
+    UTF-32 text (NUL bytes), where a name is not its ASCII bytes."""
+    lowered = data.lower()
+    if b"\\" in lowered or b"\x00" in lowered or b"location" in lowered:
+        return True
+    return not names.isdisjoint(_NAME_RUN.findall(lowered))
 
 
 def _entry_name(entry: os.DirEntry[str]) -> str:
