@@ -254,3 +254,19 @@ def test_a_completion_with_an_invalid_event_completes_nothing(store: StatusStore
 
     (after,) = store.rows()
     assert (after.status, after.lease_owner, store.events()) == ("leased", "run-1", [])
+
+
+def test_a_completion_can_read_the_entity_s_rows_in_its_transaction(store: StatusStore) -> None:
+    store.upsert_desired([desired_row(REF, "a"), desired_row(REF, "b"), desired_row(OTHER)], now=T0)
+    a, b = store.claim(REF, "run-1", now=T0)
+    store.claim(OTHER, "run-1", now=T0)
+    after: list = []
+
+    done = store.complete(a.id, "run-1", a.fingerprint_hash, now=T0, entity_rows=after)
+    stale: list = []
+    moved = store.complete(b.id, "run-1", "not-the-desired", now=T0, entity_rows=stale)
+
+    assert done and not moved
+    assert [(r.mock_id, r.status) for r in after] == [("a", "completed"), ("b", "leased")]
+    assert [(r.mock_id, r.status) for r in stale] == [("a", "completed"), ("b", "pending")]
+    assert stale == store.rows(REF)  # the entity's rows only, as they stand

@@ -32,6 +32,7 @@ def test_a_sync_creates_the_services_completes_the_rows_and_a_duplicate_run_does
     assert {r.status for r in rows.values()} == {"completed"}
     assert all(r.applied_fingerprint == r.fingerprint_hash for r in rows.values())
     assert {service_version(ORDERS, m) for m in rows} <= rig.versions()
+    assert result.entity_rows == tuple(rig.store.rows(ORDERS))  # read with the last completion
     url = result.mock_urls["default"]
     assert httpx.get(f"{url}/orders?status=shipped").status_code == 200
 
@@ -61,6 +62,8 @@ def test_desired_state_moving_during_the_run_leaves_the_row_pending(
 
     rows = rig.rows()
     assert result.actions["backorder"] == "superseded"
+    reported = {r.mock_id: r.status for r in result.entity_rows or rig.store.rows(ORDERS)}
+    assert reported == {m: r.status for m, r in rows.items()}  # the run reports them as they are
     assert rows["backorder"].status == "pending"
     assert rows["backorder"].applied_fingerprint != rows["backorder"].fingerprint_hash
     assert rows["default"].status == "completed"

@@ -130,7 +130,8 @@ def entity_report(
     result: EntitySyncResult, store: StatusStore, client: MicrocksClient
 ) -> tuple[dict[str, Any], str | None]:
     """The entity's metadata as its rows stand now, and why it counts as failed (or None)."""
-    rows = store.rows(result.entity_ref)
+    # As the run's last completion read them, else read now.
+    rows = result.entity_rows if result.entity_rows is not None else store.rows(result.entity_ref)
     known = result.example_urls  # read back by this run: no second read of those services
     unread = [r for r in rows if r.mock_id not in known]
     urls = {**result.mock_urls, **known, **answering_urls(client, unread)}

@@ -58,6 +58,7 @@ class Completion(StoreBase):
         served: ServedMock | None = None,
         now: datetime | None = None,
         events: Sequence[Event] = (),
+        entity_rows: list[StatusRow] | None = None,
     ) -> bool:
         """Compare-and-set the row to `completed` with `fingerprint` applied.
 
@@ -70,6 +71,8 @@ class Completion(StoreBase):
         `served`: what a reconcile left served (kind, includeInSwagger, name, mock URL); a
         completed delete clears the mock URL, so the status service stops calling it served.
         `events`: written in the same transaction when the row completed (not when it did not).
+        `entity_rows`: when given, filled with all of the entity's rows as they stand after it,
+        read in the same transaction (a run reports them: one round trip less).
         """
         now = _utc(now)
         _check_cause(cause)
@@ -105,11 +108,14 @@ class Completion(StoreBase):
             )
         )
         with self._tx() as conn:
-            if conn.execute(stmt).rowcount == 1:
+            done = conn.execute(stmt).rowcount == 1
+            if done:
                 insert_events(conn, events, now)  # an invalid event rolls the completion back
-                return True
-            self._to_pending(conn, row_id, owner, now)
-            return False
+            else:
+                self._to_pending(conn, row_id, owner, now)
+            if entity_rows is not None:
+                entity_rows[:] = _entity_rows(conn, row_id)
+            return done
 
     def release(self, row_id: int, owner: str, *, now: datetime | None = None) -> bool:
         """Give the row back as `pending`, due now; False when `owner` does not hold it."""
@@ -377,6 +383,13 @@ class Completion(StoreBase):
                 ],
             )
         return len(rows)
+
+
+def _entity_rows(conn: Connection, row_id: int) -> list[StatusRow]:
+    """Every row of the entity of row `row_id`, by mock id."""
+    entity = sa.select(_t.c.entity_ref).where(_t.c.id == row_id).scalar_subquery()
+    stmt = sa.select(_t).where(_t.c.entity_ref == entity).order_by(_t.c.mock_id)
+    return [_status_row(r) for r in conn.execute(stmt)]
 
 
 def _unlease(conn: Connection, held: Any, now: datetime) -> int:

@@ -34,6 +34,8 @@ class EntitySyncResult:
     causes: Mapping[str, str] = field(default_factory=dict)  # mock id → lifecycle.Cause
     paused_everything: bool = False  # this entity's failure set the global backoff
     catalog_refreshed: bool = False  # the catalog (Backstage) was asked to show the change now
+    # The entity's rows as the run's last transition left them (read with it), if it read them.
+    entity_rows: tuple[StatusRow, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -71,6 +73,7 @@ class Recorder:
         self.permanent: list[str] = []
         self.transient: list[str] = []
         self.mocks: dict[str, DesiredMock] = {}  # what the run read, for the served record
+        self.entity_rows: list[StatusRow] | None = None  # read with the last transition
 
     def event(self, row: StatusRow | None, kind: str, level: str, message: str, **details) -> None:
         self.store.append_events(
@@ -82,7 +85,17 @@ class Recorder:
     ) -> Event:
         return run_event(self.ref, self.owner, row, kind, level, message, **details)
 
-    def apply(self, row: StatusRow, t: Transition, outcome: MockOutcome | None = None) -> None:
+    def apply(
+        self,
+        row: StatusRow,
+        t: Transition,
+        outcome: MockOutcome | None = None,
+        *,
+        last: bool = False,
+    ) -> None:
+        """Apply one row's transition; `last` (the entity's last one): when it is a
+        completion, read the entity's rows with it, for the run's report."""
+        self.entity_rows = [] if last and t.step == Step.COMPLETE else None
         if outcome is not None and outcome.service_id:
             self.service_ids[row.mock_id] = outcome.service_id
         if outcome is not None and outcome.mock_url:
@@ -121,6 +134,7 @@ class Recorder:
             served=served,
             now=self.now,
             events=[finished],  # the row and the event saying so commit together
+            entity_rows=self.entity_rows,
         )
         if not done:
             return self._superseded(row)
@@ -181,4 +195,5 @@ class Recorder:
             entity_removed=removed,
             causes=self.causes,
             paused_everything=paused,
+            entity_rows=tuple(self.entity_rows) if self.entity_rows is not None else None,
         )

@@ -238,9 +238,10 @@ def _sync(
     except (AuthError, MicrocksUnreachable) as exc:
         _microcks_wide(store, rec, rows, wanted, classify(exc), now, credentials)
         raise
-    for row in rows:
+    for i, row in enumerate(rows, 1):
         outcome = _outcome(row, done, work_for(row, wanted[row.mock_id]))
-        rec.apply(row, decide(row, wanted[row.mock_id], outcome), done.outcomes.get(row.mock_id))
+        transition = decide(row, wanted[row.mock_id], outcome)
+        rec.apply(row, transition, done.outcomes.get(row.mock_id), last=i == len(rows))
     paused = _count_server_errors(store, entity_ref, done, now)
     removed = desired is None and bool(removable_entities(store, refs={entity_ref}))
     return rec.result(len(rows), done.calls, removed, paused)
