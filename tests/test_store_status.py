@@ -581,6 +581,18 @@ def test_a_claim_also_reads_the_entity_s_other_rows_as_they_stand(store: StatusS
 # -- claims ahead (a batch run) ----------------------------------------------------------------
 
 
+def _started(ref: str, level: str = "info") -> Event:
+    return Event(
+        entity_ref=ref,
+        mock_id=None,
+        sync_status_id=None,
+        event_type="reconcile_started",
+        level=level,  # type: ignore[arg-type]
+        message="claimed",
+        run_id="run-1",
+    )
+
+
 def test_claim_entities_leases_the_due_rows_of_many_entities_in_one_call(
     store: StatusStore,
 ) -> None:
@@ -595,15 +607,7 @@ def test_claim_entities_leases_the_due_rows_of_many_entities_in_one_call(
 
     def started(ref: str, rows: object) -> Event:
         announced.append((ref, len(rows)))  # type: ignore[arg-type]
-        return Event(
-            entity_ref=ref,
-            mock_id=None,
-            sync_status_id=None,
-            event_type="reconcile_started",
-            level="info",
-            message="claimed",
-            run_id="run-1",
-        )
+        return _started(ref)
 
     claims = store.claim_entities(
         [OTHER, REF, third, "api:x/unknown"], "run-1", lease_seconds=60, now=T0, announce=started
@@ -630,15 +634,7 @@ def test_claim_entities_with_a_bad_event_claims_nothing_of_any_entity(store: Sta
     store.upsert_desired([desired_row(REF), desired_row(OTHER)], now=T0)
 
     def bad(ref: str, rows: object) -> Event:
-        return Event(
-            entity_ref=ref,
-            mock_id=None,
-            sync_status_id=None,
-            event_type="reconcile_started",
-            level="loud",
-            message="x",
-            run_id="run-1",
-        )  # type: ignore[arg-type]
+        return _started(ref, level="loud")
 
     with pytest.raises(ValueError, match="level must be one of"):
         store.claim_entities([REF, OTHER], "run-1", now=T0, announce=bad)
