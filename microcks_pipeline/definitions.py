@@ -15,6 +15,7 @@ from microcks_pipeline.defs.jobs import (
     sync_batch_job,
     sync_entity_job,
 )
+from microcks_pipeline.defs.pool_wait import sleep_while_waiting_for_a_slot
 from microcks_pipeline.defs.report import status_report_sensor
 from microcks_pipeline.defs.resources import resources_from_env
 from microcks_pipeline.defs.run_failures import (
@@ -23,6 +24,9 @@ from microcks_pipeline.defs.run_failures import (
 )
 from microcks_pipeline.defs.schedules import drift_audit_schedule, event_retention_schedule
 from microcks_pipeline.defs.sensors import catalog_sensor, sync_sensor
+
+# Every run process loads this module: its steps then wait for a pool slot without spinning.
+sleep_while_waiting_for_a_slot()
 
 defs = dg.Definitions(
     assets=[desired_mocks, microcks_services, sync_status_report],
