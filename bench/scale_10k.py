@@ -279,10 +279,16 @@ def _timeline(records: list[dg.RunRecord], since: float) -> str:
     ended = [(r.end_time or since) - since for r in records]
     spans = sorted((r.end_time or 0) - (r.start_time or 0) for r in records)
     statuses = Counter(r.dagster_run.status.value.lower() for r in records)
+    others = Counter(
+        f"{r.dagster_run.job_name} by {r.dagster_run.tags.get('dagster/sensor_name', 'hand')}"
+        for r in records
+        if r.dagster_run.job_name != "sync_batch_job"
+    )
     return (
         f"requested +{min(created):.1f}..+{max(created):.1f} s, started "
         f"+{min(started):.1f}..+{max(started):.1f} s, ended +{min(ended):.1f}..+{max(ended):.1f} s"
         f" (longest run {spans[-1]:.1f} s; {', '.join(f'{n} {s}' for s, n in statuses.items())})"
+        + "".join(f"; {n} {what}" for what, n in others.items())
     )
 
 
