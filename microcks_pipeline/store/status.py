@@ -10,15 +10,17 @@ from microcks_pipeline.store.completion import Completion
 from microcks_pipeline.store.desired_rows import DesiredRows
 from microcks_pipeline.store.events import EventLog
 from microcks_pipeline.store.liveness import RunLiveness
+from microcks_pipeline.store.releases import Releases
 from microcks_pipeline.store.view import StatusView
 
 __all__ = ["StatusStore", "StoreNotMigrated", "StoreUnavailable"]
 
 
-class StatusStore(DesiredRows, Completion, RunLiveness, EventLog, StatusView):
+class StatusStore(DesiredRows, Completion, Releases, RunLiveness, EventLog, StatusView):
     """The `csit_microcks_sync_*` tables on SQLite (default) or PostgreSQL.
 
     One class to callers; its parts live by concern: `desired_rows` (catalog upserts, claims),
-    `completion` (CAS completion, retries, dead runs), `state` (global backoff, caches), `liveness` (heartbeats, signs of life),
+    `completion` (CAS completion, retries), `releases` (leases given back: batch stops, dead
+    runs), `state` (global backoff, caches), `liveness` (heartbeats, signs of life),
     `events` (the events table), `view` (the status service's reads), all on `base.StoreBase`'s transactions.
     """
