@@ -23,6 +23,7 @@ taken from the ticks the real daemon stored during the sync and printed as an es
 Targets: the full sync within 2x the plain loop; the unchanged hour writes nothing but ticks.
 Figures are printed as ratios against the plain loop measured in the same run.
 Usage: python bench/scale_10k.py [--entities 10000] [--hour-fraction 1.0] [--pg-url URL]
+       [--batch-size N]
 """
 
 from __future__ import annotations
@@ -210,7 +211,13 @@ class DagsterFigures:
 
 
 def dagster_side(
-    catalog: Path, count: int, secret: str, work: Path, pg: Postgres, hour_fraction: float
+    catalog: Path,
+    count: int,
+    secret: str,
+    work: Path,
+    pg: Postgres,
+    hour_fraction: float,
+    tuning: dict[str, str],
 ) -> DagsterFigures:
     figures = DagsterFigures()
     work.mkdir(parents=True, exist_ok=True)
@@ -227,7 +234,7 @@ def dagster_side(
             client_id=CLIENT_ID,
             client_secret=secret,
             catalog_root=catalog,
-            extra={s.DB_URL: status_database.url()},
+            extra={s.DB_URL: status_database.url(), **tuning},
         )
         store = StatusStore(status_database.url())
         store.migrate()
@@ -389,6 +396,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pg-url", default=os.environ.get("MICROCKS_PIPELINE_TEST_PG_URL") or DEFAULT_PG_URL
     )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help="MICROCKS_PIPELINE_BATCH_SIZE for the pipeline (default: its own)",
+    )
     parser.add_argument("--plain-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.plain_child:
@@ -397,8 +409,8 @@ def main(argv: list[str] | None = None) -> int:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(json.dumps({"seconds": seconds, "peak_kib": peak}))
         return 0
-    if args.entities < 1 or not 0 < args.hour_fraction <= 1:
-        parser.error("--entities must be >= 1 and --hour-fraction in (0, 1]")
+    if args.entities < 1 or not 0 < args.hour_fraction <= 1 or (args.batch_size or 1) < 1:
+        parser.error("--entities and --batch-size must be >= 1 and --hour-fraction in (0, 1]")
 
     with tempfile.TemporaryDirectory(prefix="scale-10k-") as tmp:
         work = Path(tmp)
@@ -415,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
             work / "dagster",
             Postgres.from_url(args.pg_url),
             args.hour_fraction,
+            {s.BATCH_SIZE: str(args.batch_size)} if args.batch_size else {},
         )
     ratio = dagster.seconds / plain["seconds"]
     print(f"  dagster         {dagster.seconds:8.1f} s  ({ratio:.2f}x the plain loop)")
