@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,7 +287,7 @@ def _timeline(records: list[dg.RunRecord], since: float) -> str:
     spans = sorted((r.end_time or 0) - (r.start_time or 0) for r in records)
     statuses = Counter(r.dagster_run.status.value.lower() for r in records)
     others = Counter(
-        f"{r.dagster_run.job_name} by {r.dagster_run.tags.get('dagster/sensor_name', 'hand')}"
+        f"{r.dagster_run.job_name} by {_requester(r.dagster_run.tags)}"
         for r in records
         if r.dagster_run.job_name != "sync_batch_job"
     )
@@ -297,6 +297,11 @@ def _timeline(records: list[dg.RunRecord], since: float) -> str:
         f" (longest run {spans[-1]:.1f} s; {', '.join(f'{n} {s}' for s, n in statuses.items())})"
         + "".join(f"; {n} {what}" for what, n in others.items())
     )
+
+
+def _requester(tags: Mapping[str, str]) -> str:
+    """The sensor or schedule that asked for a run, or "hand"."""
+    return tags.get("dagster/sensor_name") or tags.get("dagster/schedule_name") or "hand"
 
 
 @contextmanager
