@@ -211,14 +211,8 @@ def _sync(
     _wait_for_global_backoff(store, now, credentials)
     rec = Recorder(store, entity_ref, owner, now)
     if claim is None:
-        claim = store.claim_entity(
-            entity_ref,
-            owner,
-            lease_seconds=lease_seconds,
-            force=force,
-            now=now,
-            announce=lambda claimed: _claimed_event(entity_ref, owner, claimed, force),
-        )
+        claims = _claim(store, [entity_ref], owner, force, now, lease_seconds)
+        claim = claims.get(entity_ref, Claim([], []))
     rows, entity_rows = claim
     if not rows:
         return EntitySyncResult(entity_ref=entity_ref, claimed=0)
@@ -247,9 +241,24 @@ def _sync(
     return rec.result(len(rows), done.calls, removed, paused)
 
 
-def _claimed_event(ref: str, owner: str, claimed: Sequence[StatusRow], force: bool) -> Event:
-    message = f"{len(claimed)} mock(s) claimed"
-    return run_event(ref, owner, None, "reconcile_started", "info", message, force=force)
+def _claim(
+    store: StatusStore,
+    refs: Sequence[str],
+    owner: str,
+    force: bool,
+    now: datetime | None,
+    lease_seconds: float,
+) -> dict[str, Claim]:
+    """The due rows of `refs` leased to `owner` in one transaction, each entity's
+    `reconcile_started` event with them."""
+
+    def started(ref: str, claimed: Sequence[StatusRow]) -> Event:
+        message = f"{len(claimed)} mock(s) claimed"
+        return run_event(ref, owner, None, "reconcile_started", "info", message, force=force)
+
+    return store.claim_entities(
+        refs, owner, lease_seconds=lease_seconds, force=force, now=now, announce=started
+    )
 
 
 def claim_ahead(
@@ -266,14 +275,7 @@ def claim_ahead(
     then takes each one's claim); an entity with nothing due has none. Raises TransientError
     while a global backoff holds, before claiming anything."""
     _wait_for_global_backoff(store, now, credentials)
-    return store.claim_entities(
-        refs,
-        owner,
-        lease_seconds=lease_seconds,
-        force=force,
-        now=now,
-        announce=lambda ref, claimed: _claimed_event(ref, owner, claimed, force),
-    )
+    return _claim(store, refs, owner, force, now, lease_seconds)
 
 
 def _wait_for_global_backoff(
