@@ -292,6 +292,33 @@ def test_a_mass_change_goes_to_one_batch_run_from_the_catalog_tick(
     assert world.tick_sync().run_requests == []
 
 
+def test_a_catalog_tick_out_of_load_time_hands_over_what_it_read_and_the_next_ticks_the_rest(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A load time spent before the first file is read: each tick reads one entity (at least
+    # one, so every tick makes progress), as a tick of a huge catalog reads its first part.
+    monkeypatch.setenv(s.CATALOG_LOAD_SECONDS, "0.000001")
+
+    first = world.tick_catalog()
+
+    assert world.partitions() == MANAGED  # every listed entity has its partition at once
+    assert [r.tags["microcks/entity"] for r in first.run_requests] == [
+        r.entity_ref for r in world.store.rows()
+    ][:1]
+    requested = [r.tags["microcks/entity"] for r in first.run_requests]
+    assert all(r.success for r in world.run_all(first.run_requests))
+    for _ in range(len(MANAGED) - 1):
+        tick = world.tick_catalog()
+        requested += [r.tags["microcks/entity"] for r in tick.run_requests]
+        assert all(r.success for r in world.run_all(tick.run_requests))
+
+    assert sorted(requested) == sorted(MANAGED)  # each entity handed over once
+    assert world.get(pet_url(world) + "/pets/3").json()["name"] == "Spike"
+    assert world.store.due_entities() == {}
+    unchanged = world.tick_catalog()
+    assert unchanged.run_requests == [] and "unchanged" in unchanged.skip_message
+
+
 def started(world: World, request: dg.RunRequest) -> None:
     """The requested run as the daemon would have it: in the instance, running."""
     world.instance.create_run_for_job(

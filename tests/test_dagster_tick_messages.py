@@ -3,6 +3,7 @@ counted, entities in error named with their reason, idle ticks short."""
 
 from __future__ import annotations
 
+import pytest
 from dagster_fixtures import World
 
 from microcks_pipeline.defs import settings as s
@@ -20,6 +21,22 @@ def test_a_first_tick_counts_the_mocks_to_create_and_says_why_runs_wait(
         "7 entities: 12 to create; 7 new partition(s); "
         f"runs wait: Microcks is not configured: set {s.MICROCKS_URL}"
     )
+
+
+def test_a_tick_out_of_load_time_says_how_many_entities_wait_for_the_next(
+    unconfigured: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(s.CATALOG_LOAD_SECONDS, "0.000001")  # spent before the first file
+
+    first, second = unconfigured.tick_catalog(), unconfigured.tick_catalog()
+
+    assert first.skip_message == (
+        "7 entities: 1 to create; 7 new partition(s); "
+        f"runs wait: Microcks is not configured: set {s.MICROCKS_URL}; "
+        "6 entities left for the next tick"
+    )
+    assert second.skip_message.startswith("7 entities: 1 to create; runs wait: ")
+    assert second.skip_message.endswith("; 5 entities left for the next tick")
 
 
 def test_edits_and_removals_are_counted_as_updates_and_deletes(unconfigured: World) -> None:

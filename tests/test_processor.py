@@ -157,3 +157,93 @@ def test_filestat_trusts_only_settled_files(tmp_path: Path, monkeypatch) -> None
     path.write_text("a: 2\n")
     assert not filestat.unchanged(path, key)
     assert not filestat.unchanged(tmp_path / "missing", key)
+
+
+class Ticks:
+    """A clock that moves one second each time it is read."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1
+        return self.now
+
+
+def test_a_bounded_pass_records_what_it_loaded_and_the_next_passes_take_up_the_rest(
+    catalog: Path, store: StatusStore, tmp_path: Path
+) -> None:
+    source, reader, cache = FilesystemCatalog(catalog), ArtifactReader(), ScanCache()
+    listed = [e.ref for e in source.list_entities().entities]
+    unbounded = StatusStore(f"sqlite:///{tmp_path / 'unbounded.db'}")
+    unbounded.migrate()
+    everything = process_catalog(FilesystemCatalog(catalog), ArtifactReader(), unbounded)
+
+    def bounded():  # deadline 1 + 2.5: the first load reads no clock, the next two read 2 and 3
+        return process_catalog(source, reader, store, cache=cache, load_seconds=2.5, clock=Ticks())
+
+    first = bounded()
+
+    assert first.listing_ok and first.entity_refs == tuple(listed)
+    assert first.deferred == len(listed) - 3 > 0
+    loaded = {r.entity_ref for r in store.rows()}
+    assert loaded and loaded <= set(listed[:3])
+    assert set(first.new_refs) == loaded
+    # Each later pass loads three more: the entities already loaded cost it nothing.
+    passes = [first]
+    while passes[-1].deferred:
+        passes.append(bounded())
+    assert [p.deferred for p in passes] == [
+        max(0, len(listed) - 3 * n) for n in range(1, len(passes) + 1)
+    ]
+    assert sum(p.rows_written for p in passes) == everything.rows_written
+    assert _fingerprints(store) == _fingerprints(unbounded)
+    unbounded.dispose()
+    # Done: an unchanged bounded pass writes nothing and leaves nothing for later.
+    again = bounded()
+    assert (again.rows_written, again.events_written, again.deferred) == (0, 0, 0)
+
+
+def test_a_bounded_pass_loads_at_least_one_entity_and_still_deletes_what_left(
+    catalog: Path, store: StatusStore
+) -> None:
+    source, reader = FilesystemCatalog(catalog), ArtifactReader()
+    process_catalog(source, reader, store, cache=ScanCache())
+    shutil.rmtree(catalog / "users")
+    root_location = catalog / "catalog-info.yaml"
+    lines = root_location.read_text().splitlines(keepends=True)
+    root_location.write_text("".join(x for x in lines if "./users/" not in x))
+
+    # A restarted code server (an empty cache) with its load time already spent at the start.
+    result = process_catalog(
+        source, reader, store, cache=ScanCache(), load_seconds=0.5, clock=Ticks()
+    )
+
+    assert result.deferred == len(result.entity_refs) - 1
+    users = [r for r in store.rows() if r.entity_ref == "api:default/users-api"]
+    assert users and {r.desired_action for r in users} == {"delete"}
+    # The entities it did not load keep their rows as they were: nothing else was planned.
+    others = [r for r in store.rows() if r.entity_ref != "api:default/users-api"]
+    assert others and all(r.desired_action == "reconcile" for r in others)
+    assert result.rows_written == len(users)
+
+
+def test_entities_that_fail_to_load_on_every_pass_do_not_hold_the_others_back(
+    catalog: Path, store: StatusStore
+) -> None:
+    # The first listed entity's microcks.yaml is unreadable: it is loaded again on every pass.
+    (catalog / "events" / "microcks.yaml").write_text("spec: [unclosed\n")
+    source, reader, cache = FilesystemCatalog(catalog), ArtifactReader(), ScanCache()
+    listed = [e.ref for e in source.list_entities().entities]
+    assert listed[0] == "api:default/user-signedup-events"
+
+    # One load per pass (the load time is spent at once): each pass takes the next entity.
+    passes = [
+        process_catalog(source, reader, store, cache=cache, load_seconds=0.5, clock=Ticks())
+        for _ in listed
+    ]
+
+    assert [p.new_refs for p in passes] == [(ref,) for ref in listed]
+    assert {r.entity_ref for r in store.rows()} == set(listed)
+    broken = [r for r in store.rows() if r.entity_ref == listed[0]]
+    assert all(r.last_error and "microcks.yaml" in r.last_error for r in broken)

@@ -67,8 +67,15 @@ def catalog_sensor(
     try:
         source, reader, cache = catalog.scanner()
         store = status_store.store()
-        on_invalid = Settings.from_env().on_invalid  # read per tick, like the batch tuning
-        result = process_catalog(source, reader, store, cache=cache, on_invalid=on_invalid)
+        tuning = Settings.from_env()  # read per tick, like the batch tuning
+        result = process_catalog(
+            source,
+            reader,
+            store,
+            cache=cache,
+            on_invalid=tuning.on_invalid,
+            load_seconds=tuning.catalog_load_seconds,
+        )
         if not result.listing_ok:
             return dg.SensorResult(
                 skip_reason="catalog listing failed, nothing changed: " + "; ".join(result.problems)

@@ -29,6 +29,7 @@ MICROCKS_GRPC_ENDPOINT = "MICROCKS_GRPC_ENDPOINT"  # host:port of gRPC mocks
 MICROCKS_WS_ENDPOINT = "MICROCKS_WS_ENDPOINT"  # host:port of the async minion's WebSocket
 DB_URL = "MICROCKS_PIPELINE_DB_URL"
 CATALOG_INTERVAL = "MICROCKS_PIPELINE_CATALOG_INTERVAL"
+CATALOG_LOAD_SECONDS = "MICROCKS_PIPELINE_CATALOG_LOAD_SECONDS"
 SYNC_INTERVAL = "MICROCKS_PIPELINE_SYNC_INTERVAL"
 REMOTE_INTERVAL = "MICROCKS_PIPELINE_REMOTE_INTERVAL"
 BATCH_THRESHOLD = "MICROCKS_PIPELINE_BATCH_THRESHOLD"
@@ -121,6 +122,11 @@ class Settings:
     """Tuning of sensors, batching and schedules (resources read their own variables)."""
 
     catalog_interval: int = 30  # seconds; the daemon loop has a 5 s floor anyway
+    # A catalog tick reads and parses files for at most about this long, then records what it
+    # has and leaves the rest to the next tick: a large first pass reaches its runs in parts,
+    # and a tick stays well within Dagster's sensor timeout (DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS,
+    # 60 s). A catalog read from a Git host loads far fewer entities per second: raise it there.
+    catalog_load_seconds: float = 10.0
     sync_interval: int = 10
     batch_threshold: int = 8  # more due entities than this → one batch run instead of one each
     batch_size: int = 500  # at most this many entities per batch run
@@ -143,6 +149,7 @@ class Settings:
         env = os.environ if env is None else env
         return cls(
             catalog_interval=env_int(env, CATALOG_INTERVAL, cls.catalog_interval),
+            catalog_load_seconds=env_float(env, CATALOG_LOAD_SECONDS, cls.catalog_load_seconds),
             sync_interval=env_int(env, SYNC_INTERVAL, cls.sync_interval),
             batch_threshold=env_int(env, BATCH_THRESHOLD, cls.batch_threshold, minimum=0),
             batch_size=env_int(env, BATCH_SIZE, cls.batch_size),

@@ -13,7 +13,8 @@ remote tick at one request per repository.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -42,6 +43,9 @@ class ProcessResult:
     # Hosts whose rate limit holds remote reads back (their files keep their last content).
     remote_backoffs: tuple[str, ...] = ()
     changes: tuple[Event, ...] = ()  # the events written: what changed, mock by mock
+    # Listed entities that needed loading once the pass's load time was spent: the next pass
+    # takes them up (their rows stay as they are meanwhile).
+    deferred: int = 0
 
 
 # (what was read, its bytes, its file path if a file, its filestat key then)
@@ -81,11 +85,23 @@ class ScanCache:
     # ref → (the EntityDesired planned from, its rows as they stood) when the plan was empty.
     # The object itself is kept (compared with `is`): an id() could be reused after a free.
     settled: dict[str, tuple[EntityDesired, tuple[Any, ...]]] = field(default_factory=dict)
+    # The first entity a bounded pass left for later: the next pass loads from it on, so
+    # entities that load on every pass (failed reads) cannot take every pass's time.
+    resume_at: str | None = None
 
     def desired(self, entity: Entity, reader: ArtifactReader) -> EntityDesired:
+        known = self.known(entity, reader)
+        return known if known is not None else self.load(entity, reader)
+
+    def known(self, entity: Entity, reader: ArtifactReader) -> EntityDesired | None:
+        """The entity's desired state from the last pass when nothing it depends on changed."""
         hit = self.loaded.get(entity.ref)
         if hit is not None and hit.entity == entity and _unchanged(reader, hit.reads):
             return hit.desired
+        return None
+
+    def load(self, entity: Entity, reader: ArtifactReader) -> EntityDesired:
+        """Read and parse the entity's files (the costly part of a pass)."""
         recorder = _RecordingReader(reader)
         desired = load_entity_desired(entity, recorder)  # type: ignore[arg-type]
         if desired.failures:
@@ -142,13 +158,22 @@ def process_catalog(
     now: datetime | None = None,
     cache: ScanCache | None = None,
     on_invalid: OnInvalid = "delete",
+    load_seconds: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ProcessResult:
     """List the catalog, load every entity's desired mocks, and record what changed.
 
     A failed listing changes nothing (an entity's absence proves nothing then); an unchanged
     catalog writes no row and no event. `on_invalid`: see `plan.plan_changes`.
+    `load_seconds` bounds the pass: once that long has gone (from the listing on), entities
+    that would have to be read and parsed again are left for the next pass, and what was
+    loaded is recorded now. A catalog's first pass (or a mass change) then reaches its runs in
+    parts, the first within that time, instead of after every file of the catalog is parsed,
+    and a sensor tick stays within Dagster's sensor timeout (60 s by default) at any size.
+    At least one entity is loaded per pass, so every pass makes progress.
     """
     cache = cache if cache is not None else ScanCache()
+    deadline = None if load_seconds is None else clock() + load_seconds
     try:
         snapshot = source.list_entities()
     except CatalogUnavailable as exc:
@@ -158,8 +183,15 @@ def process_catalog(
     rows_by_ref = _group(store.desired_index())
     listed = {e.ref for e in snapshot.entities}
     desired: dict[str, EntityDesired] = {}
-    for entity in snapshot.entities:
-        state = cache.desired(entity, reader)
+    loads, deferred = 0, []
+    for entity in _from(snapshot.entities, cache.resume_at):
+        state = cache.known(entity, reader)
+        if state is None:
+            if loads and deadline is not None and clock() >= deadline:
+                deferred.append(entity.ref)
+                continue
+            state = cache.load(entity, reader)
+            loads += 1
         rows = rows_by_ref.get(entity.ref, ())
         settled = cache.settled.get(entity.ref)
         if settled is None or settled[0] is not state or settled[1] != rows:
@@ -174,6 +206,7 @@ def process_catalog(
     plan = plan_changes(snapshot, desired, planned_rows, on_invalid=on_invalid)
     changed = plan.entity_refs
     _settle(cache, desired, rows_by_ref, changed, listed)
+    cache.resume_at = deferred[0] if deferred else None
 
     new_refs = tuple(
         e.ref for e in snapshot.entities if e.ref not in rows_by_ref and e.ref in changed
@@ -191,4 +224,11 @@ def process_catalog(
         load_failures=plan.load_failures,
         remote_backoffs=reader.remote.backoffs(),
         changes=plan.events if events else (),
+        deferred=len(deferred),
     )
+
+
+def _from(entities: tuple[Entity, ...], ref: str | None) -> list[Entity]:
+    """The listing rotated to start at `ref` (as listed when absent)."""
+    start = next((i for i, e in enumerate(entities) if e.ref == ref), 0)
+    return [*entities[start:], *entities[:start]]

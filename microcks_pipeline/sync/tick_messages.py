@@ -109,6 +109,8 @@ def catalog_message(result: ProcessResult, added: int, runs: int, held: str | No
         elif held:
             parts.append(f"runs wait: {held}")
         text = f"{entities}: " + "; ".join(p for p in parts if p)
+    if result.deferred:
+        text += f"; {_plural(result.deferred, 'entity', 'entities')} left for the next tick"
     if not result.complete:
         text += "; listing incomplete, deletions held back: " + "; ".join(result.problems)
     if result.remote_backoffs:
