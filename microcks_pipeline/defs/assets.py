@@ -5,7 +5,7 @@ import dagster as dg
 from microcks_pipeline.core.errors import PipelineError
 from microcks_pipeline.defs.outcome import desired_metadata
 from microcks_pipeline.defs.partitions import entity_partitions, entity_ref_of
-from microcks_pipeline.defs.report import report_metadata
+from microcks_pipeline.defs.report import full_report
 from microcks_pipeline.defs.resources import CatalogResource, MicrocksResource, StatusStoreResource
 from microcks_pipeline.defs.runner import sync_step
 from microcks_pipeline.sync.loader import load_entity_desired
@@ -66,6 +66,4 @@ def sync_status_report(
     context: dg.AssetExecutionContext, status_store: StatusStoreResource
 ) -> dg.MaterializeResult:
     # On demand (a click): every row, where the sensor's refreshes show a bounded table.
-    return dg.MaterializeResult(
-        metadata=report_metadata(status_store.store().rows(), context.instance, full=True)
-    )
+    return dg.MaterializeResult(metadata=full_report(status_store.store(), context.instance))

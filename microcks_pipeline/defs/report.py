@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -29,6 +31,7 @@ from microcks_pipeline.core.model import StatusRow
 from microcks_pipeline.defs.partitions import partition_key
 from microcks_pipeline.defs.resources import StatusStoreResource
 from microcks_pipeline.defs.settings import Settings
+from microcks_pipeline.store import StatusStore
 
 if TYPE_CHECKING:  # pandas is imported where the report is built: every run process loads this
     import pandas as pd  # module, and pandas alone adds about 0.3 s to its start
@@ -116,40 +119,55 @@ def _table(frame: pd.DataFrame) -> dg.TableMetadataValue:
     return dg.MetadataValue.table(records, schema=schema)
 
 
-def _shown(rows: Sequence[StatusRow], full: bool) -> list[StatusRow]:
-    """The rows the table shows: all of them when `full` or few, else those needing attention."""
-    ordered = sorted(rows, key=lambda r: (STATUS_ORDER.get(r.status, 9), r.entity_ref, r.mock_id))
-    if full or len(ordered) <= FULL_TABLE_ROWS:
-        return ordered
-    return [r for r in ordered if r.status != "completed"][:ATTENTION_ROWS]
+@dataclass(frozen=True)
+class Summary:
+    """What the report counts over every row, whether or not its table shows them."""
+
+    counts: Mapping[str, int]  # rows per status
+    entities: int
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.values())
+
+    @classmethod
+    def of(cls, rows: Sequence[StatusRow]) -> Summary:
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row.status] = counts.get(row.status, 0) + 1
+        return cls(counts, len({r.entity_ref for r in rows}))
 
 
 def report_metadata(
-    rows: Sequence[StatusRow], instance: dg.DagsterInstance, *, full: bool = False
+    shown: Sequence[StatusRow], summary: Summary, instance: dg.DagsterInstance
 ) -> dict[str, Any]:
-    """The report's metadata: counts per status over every row, and the table of `_shown`
-    rows (every row when `full`)."""
-    shown = _shown(rows, full)
+    """The report's metadata: counts per status over every row, and the table of `shown`."""
     frame = status_frame(shown, mock_urls(instance, shown))
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.status] = counts.get(row.status, 0) + 1
     meta: dict[str, Any] = {
-        "dagster/row_count": len(rows),
-        "rows": len(rows),
-        "entities": len({r.entity_ref for r in rows}),
+        "dagster/row_count": summary.rows,
+        "rows": summary.rows,
+        "entities": summary.entities,
         "status": _table(frame),
-        "shown": f"{len(shown)} of {len(rows)} rows"
-        + ("" if len(shown) == len(rows) else f" (those not completed); {FULL_TABLE_HINT}"),
-        "counts": dg.MetadataValue.json(dict(sorted(counts.items()))),
+        "shown": f"{len(shown)} of {summary.rows} rows"
+        + ("" if len(shown) == summary.rows else f" (those not completed); {FULL_TABLE_HINT}"),
+        "counts": dg.MetadataValue.json(dict(sorted(summary.counts.items()))),
     }
     for status in STATUS_ORDER:
-        meta[f"count/{status}"] = counts.get(status, 0)
+        meta[f"count/{status}"] = summary.counts.get(status, 0)
     return meta
 
 
-def _digest(rows: Sequence[StatusRow], instance: dg.DagsterInstance) -> str:
-    """Changes when a row or the entities' latest events change (what the report shows)."""
+def full_report(store: StatusStore, instance: dg.DagsterInstance) -> dict[str, Any]:
+    """Every row (the asset, materialized on demand)."""
+    rows = store.rows()
+    return report_metadata(rows, Summary.of(rows), instance)
+
+
+def _digest(
+    by_status: Mapping[str, tuple[int, datetime | None]], instance: dg.DagsterInstance
+) -> str:
+    """Changes when a row or the entities' latest events change (what the report shows): rows
+    and newest update per status, and the storage ids of the latest microcks_services events."""
     records = instance.get_asset_records([SERVICES])
     entry = records[0].asset_entry if records else None
     latest = (
@@ -160,7 +178,7 @@ def _digest(rows: Sequence[StatusRow], instance: dg.DagsterInstance) -> str:
         if entry and entry.last_observation_record
         else None,
     )
-    text = repr((sorted(rows, key=lambda r: r.id), latest))
+    text = repr((sorted(by_status.items()), latest))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]  # shown in the ticks table
 
 
@@ -178,13 +196,18 @@ def status_report_sensor(
     context: dg.SensorEvaluationContext, status_store: StatusStoreResource
 ) -> dg.SensorResult:
     try:
-        rows = status_store.store().rows()
+        store = status_store.store()
+        by_status, entities = store.status_summary()
+        digest = _digest(by_status, context.instance)
+        if digest == context.cursor:
+            return dg.SensorResult(skip_reason="status table unchanged")
+        summary = Summary({s: n for s, (n, _) in by_status.items()}, entities)
+        # A small table whole; a large one by its rows needing attention, never read whole.
+        small = summary.rows <= FULL_TABLE_ROWS
+        shown = store.rows() if small else store.attention_rows(ATTENTION_ROWS)
     except PipelineError as exc:
         return dg.SensorResult(skip_reason=f"status report not refreshed: {exc}")
-    digest = _digest(rows, context.instance)
-    if digest == context.cursor:
-        return dg.SensorResult(skip_reason="status table unchanged")
-    meta = report_metadata(rows, context.instance)
+    meta = report_metadata(shown, summary, context.instance)
     return dg.SensorResult(
         asset_events=[dg.AssetMaterialization(asset_key=REPORT, metadata=meta)],
         skip_reason=f"report refreshed: {_counts_text(meta)}",
