@@ -209,11 +209,14 @@ class DagsterFigures:
     runs: int = 0
     timeline: str = ""
     ticks: str = ""  # the sensors' first ticks that asked for runs
+    tick_seconds: str = ""  # each sensor's ticks during the sync and their time
     hour: dict[str, float] = field(default_factory=dict)
 
 
-def first_ticks(database: Postgres, since: float, names: tuple[str, ...]) -> str:
-    """When each named sensor's first tick that asked for runs began and ended (from `since`)."""
+def sensor_ticks(database: Postgres, since: float) -> tuple[str, str]:
+    """(when the catalog and sync sensors' first ticks that asked for runs began and ended,
+    each sensor's ticks during the sync: count and seconds evaluating), from the daemon's start
+    (epoch `since`)."""
     engine = sa.create_engine(database.url())
     try:
         with engine.connect() as conn:
@@ -221,16 +224,24 @@ def first_ticks(database: Postgres, since: float, names: tuple[str, ...]) -> str
             ticks = [dg.deserialize_value(body, TickData) for body in bodies]
     finally:
         engine.dispose()
-    spans = []
-    for name in names:
+    firsts = []
+    for name in ("catalog_sensor", "sync_sensor"):
         asked = [t for t in ticks if t.instigator_name == name and t.run_ids]
         if asked:
             first = asked[0]
             end = (first.end_timestamp or since) - since
-            spans.append(
+            firsts.append(
                 f"{name} +{first.timestamp - since:.1f}..+{end:.1f} s ({len(first.run_ids)} runs)"
             )
-    return "; ".join(spans) or "no sensor asked for runs"
+    spent: dict[str, list[float]] = {}
+    for tick in ticks:
+        if tick.end_timestamp is not None:
+            spent.setdefault(tick.instigator_name, []).append(tick.end_timestamp - tick.timestamp)
+    totals = "; ".join(
+        f"{name} {len(each)} ticks {sum(each):.1f} s (longest {max(each):.1f} s)"
+        for name, each in sorted(spent.items(), key=lambda kv: -sum(kv[1]))
+    )
+    return "; ".join(firsts) or "no sensor asked for runs", totals
 
 
 def dagster_side(
@@ -291,7 +302,7 @@ def dagster_side(
                 records = instance.get_run_records()
             figures.runs = len(records)
             figures.timeline = _timeline(records, since)
-            figures.ticks = first_ticks(database, since, ("catalog_sensor", "sync_sensor"))
+            figures.ticks, figures.tick_seconds = sensor_ticks(database, since)
             topology.stop()  # the simulated hour evaluates the sensors here instead
             figures.hour = unchanged_hour(env, url, secret, catalog, database, store, hour_fraction)
             figures.hour["tick_bytes_each"] = ticks[1] / ticks[0] if ticks[0] else 0.0
@@ -468,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  dagster         {dagster.seconds:8.1f} s  ({ratio:.2f}x the plain loop)")
     print(f"  runs            {dagster.runs}: {dagster.timeline}")
     print(f"  first ticks     {dagster.ticks}")
+    print(f"  sensor ticks    {dagster.tick_seconds}")
     print(f"  peak RSS plain loop process      {_mib(plain['peak_kib'])} (baseline 1.00x)")
     for role, kib in sorted(dagster.peaks.items()):
         print(f"  peak RSS {role:24s} {_mib(kib)} ({kib / plain['peak_kib']:.2f}x)")
