@@ -515,6 +515,26 @@ def test_due_entities_limit_takes_the_oldest_entities(store: StatusStore) -> Non
         store.due_entities(limit=-1)
 
 
+def test_due_entity_refs_name_the_due_entities_oldest_first_without_their_rows(
+    store: StatusStore,
+) -> None:
+    refs = [f"api:default/e{i}" for i in range(5)]
+    for i, ref in enumerate(reversed(refs)):
+        store.upsert_desired(
+            [desired_row(ref, "m"), desired_row(ref, "n")], now=T0 + timedelta(seconds=i)
+        )
+    store.claim(refs[0], "run-0", lease_seconds=3600, now=T0 + timedelta(seconds=5))  # not due
+    later = T0 + timedelta(minutes=1)
+
+    names = store.due_entity_refs(now=later)
+    some = store.due_entities(now=later, refs=[refs[1], refs[0], refs[3], refs[1]])
+
+    assert names == list(store.due_entities(now=later)) == refs[:0:-1]
+    assert list(some) == [refs[3], refs[1]]  # oldest first, each once, the leased one left out
+    assert [r.mock_id for r in some[refs[3]]] == ["m", "n"]
+    assert store.due_entities(now=later, refs=[]) == {}
+
+
 def test_entity_refs_lists_every_entity_once(store: StatusStore) -> None:
     store.upsert_desired([desired_row(REF, "a"), desired_row(REF, "b"), desired_row(OTHER)], now=T0)
 

@@ -115,8 +115,9 @@ def _change_runs(
     held = _held_back(microcks, store, now)
     if held is not None:
         return [], held
-    due = _outside_runs(instance, store, store.due_entities(now=now))
-    return _due_runs(instance, store, due, now), None
+    outside = _outside_runs(instance, store, store.due_entity_refs(now=now))
+    now = datetime.now(UTC)  # a zombie's rows, given back just now, are due from then
+    return _due_runs(instance, store, store.due_entities(now=now, refs=outside), now), None
 
 
 def _due_runs(
@@ -161,8 +162,8 @@ def _batch_runs(
 
 
 def _outside_runs(
-    instance: dg.DagsterInstance, store: StatusStore, due: Mapping[str, Sequence[StatusRow]]
-) -> dict[str, Sequence[StatusRow]]:
+    instance: dg.DagsterInstance, store: StatusStore, due: Sequence[str]
+) -> list[str]:
     """The due entities that no queued or running run will handle: never hand those to a second
     run (it would only find nothing to claim, or race the first for it). Run keys cannot do
     this: Dagster scopes them to the sensor, and both sensors request these runs. A zombie run
@@ -173,7 +174,7 @@ def _outside_runs(
     for record in records:
         if record.dagster_run.run_id not in dead:
             busy.update(run_entities(record.dagster_run))
-    return {ref: rows for ref, rows in due.items() if ref not in busy}
+    return [ref for ref in due if ref not in busy]
 
 
 def _removals(store: StatusStore, existing: set[str]) -> list[str]:
@@ -233,20 +234,23 @@ def _sync_tick(
     removed = _removals(store, _existing_keys(instance))
     remove_entity_partitions(instance, removed)
     cleanup = f"; removed {len(removed)} partition(s) of deleted entities" if removed else ""
-    due = store.due_entities(now=now)
+    # Only their refs first: while a large sync runs, every due entity is usually in a run.
+    waiting = store.due_entity_refs(now=now)
 
     held = _held_back(microcks, store, now)
     if held is not None:
-        return dg.SensorResult(skip_reason=f"{held} ({len(due)} entities waiting){cleanup}")
+        return dg.SensorResult(skip_reason=f"{held} ({len(waiting)} entities waiting){cleanup}")
     # Entities of a queued or running run wait for it, also the last few a batch has not reached.
-    if not due:
+    if not waiting:
         idle = f"nothing due{cleanup}{_retries(store, now)}{_errors(store)}"
         return dg.SensorResult(skip_reason=idle)
-    waiting = len(due)
-    due = _outside_runs(instance, store, due)
+    outside = _outside_runs(instance, store, waiting)
+    now = datetime.now(UTC)  # a zombie's rows, given back just now, are due from then
+    due = store.due_entities(now=now, refs=outside)
     if not due:
         return dg.SensorResult(
-            skip_reason=f"{waiting} due entities wait for their queued or running runs{cleanup}"
+            skip_reason=f"{len(waiting)} due entities wait for their queued or running runs"
+            f"{cleanup}"
         )
     requests = _due_runs(instance, store, due, now)
     context.log.info(runs_message(due, len(requests)) + cleanup)

@@ -20,6 +20,7 @@ from microcks_pipeline.store.base import StoreBase
 from microcks_pipeline.store.events import insert_events
 from microcks_pipeline.store.sanitize import sanitize_error
 from microcks_pipeline.store.values import (
+    _REF_CHUNK,
     _cause_value,
     _check_cause,
     _status_row,
@@ -209,33 +210,60 @@ class Completion(StoreBase):
             return False
 
     def due_entities(
-        self, *, now: datetime | None = None, limit: int | None = None
+        self,
+        *,
+        now: datetime | None = None,
+        limit: int | None = None,
+        refs: Sequence[str] | None = None,
     ) -> dict[str, list[StatusRow]]:
-        """entity_ref → its rows a run should take now, oldest first; at most `limit` entities."""
+        """entity_ref → its rows a run should take now, oldest first; at most `limit` entities,
+        only those of `refs` when given."""
         now = _utc(now)
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
             raise ValueError("limit must be an integer or None")
         if limit is not None and limit < 0:
             raise ValueError("limit must be >= 0")
-        if limit == 0:
+        if limit == 0 or (refs is not None and not refs):
             return {}
         cond = self._takeable(now)
         stmt = sa.select(_t).where(cond).order_by(_t.c.updated_at, _t.c.id)
         if limit is not None:
-            oldest = (
-                sa.select(_t.c.entity_ref)
-                .where(cond)
-                .group_by(_t.c.entity_ref)
-                .order_by(sa.func.min(_t.c.updated_at), sa.func.min(_t.c.id))
-                .limit(limit)
-            )
-            stmt = stmt.where(_t.c.entity_ref.in_(oldest))
-        out: dict[str, list[StatusRow]] = {}
+            stmt = stmt.where(_t.c.entity_ref.in_(self._oldest_due(cond).limit(limit)))
         with self._tx(write=False) as conn:
-            for r in conn.execute(stmt):
-                row = _status_row(r)
-                out.setdefault(row.entity_ref, []).append(row)
+            if refs is None:
+                found = list(conn.execute(stmt))
+            else:
+                wanted = list(dict.fromkeys(refs))
+                found = sorted(
+                    (
+                        r
+                        for start in range(0, len(wanted), _REF_CHUNK)
+                        for r in conn.execute(
+                            stmt.where(_t.c.entity_ref.in_(wanted[start : start + _REF_CHUNK]))
+                        )
+                    ),
+                    key=lambda r: (r.updated_at, r.id),
+                )
+        out: dict[str, list[StatusRow]] = {}
+        for r in found:
+            row = _status_row(r)
+            out.setdefault(row.entity_ref, []).append(row)
         return out
+
+    def due_entity_refs(self, *, now: datetime | None = None) -> list[str]:
+        """The entities with rows a run should take now, oldest first: what `due_entities` keys,
+        without reading the rows (a sensor tick that finds them all in runs reads no more)."""
+        with self._tx(write=False) as conn:
+            return list(conn.execute(self._oldest_due(self._takeable(_utc(now)))).scalars())
+
+    @staticmethod
+    def _oldest_due(cond: Any) -> Any:
+        return (
+            sa.select(_t.c.entity_ref)
+            .where(cond)
+            .group_by(_t.c.entity_ref)
+            .order_by(sa.func.min(_t.c.updated_at), sa.func.min(_t.c.id))
+        )
 
     def waiting_for_retry(
         self, *, now: datetime | None = None, limit: int = 1000
