@@ -115,9 +115,8 @@ def _change_runs(
     held = _held_back(microcks, store, now)
     if held is not None:
         return [], held
-    outside = _outside_runs(instance, store, store.due_entity_refs(now=now))
-    now = datetime.now(UTC)  # a zombie's rows, given back just now, are due from then
-    return _due_runs(instance, store, store.due_entities(now=now, refs=outside), now), None
+    due, now = _due_outside_runs(instance, store, store.due_entity_refs(now=now))
+    return _due_runs(instance, store, due, now), None
 
 
 def _due_runs(
@@ -175,6 +174,16 @@ def _outside_runs(
         if record.dagster_run.run_id not in dead:
             busy.update(run_entities(record.dagster_run))
     return [ref for ref in due if ref not in busy]
+
+
+def _due_outside_runs(
+    instance: dg.DagsterInstance, store: StatusStore, waiting: Sequence[str]
+) -> tuple[dict[str, list[StatusRow]], datetime]:
+    """The due rows of the `waiting` entities that `_outside_runs` leaves, and the time they were
+    read at: after its zombie check, since a zombie's rows, given back there, are due from then."""
+    outside = _outside_runs(instance, store, waiting)
+    now = datetime.now(UTC)
+    return store.due_entities(now=now, refs=outside), now
 
 
 def _removals(store: StatusStore, existing: set[str]) -> list[str]:
@@ -244,9 +253,7 @@ def _sync_tick(
     if not waiting:
         idle = f"nothing due{cleanup}{_retries(store, now)}{_errors(store)}"
         return dg.SensorResult(skip_reason=idle)
-    outside = _outside_runs(instance, store, waiting)
-    now = datetime.now(UTC)  # a zombie's rows, given back just now, are due from then
-    due = store.due_entities(now=now, refs=outside)
+    due, now = _due_outside_runs(instance, store, waiting)
     if not due:
         return dg.SensorResult(
             skip_reason=f"{len(waiting)} due entities wait for their queued or running runs"
